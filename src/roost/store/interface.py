@@ -1,0 +1,98 @@
+"""The storage contract: narrow, coarse-grained, one transaction per method.
+
+Backends (SQLite, PostgreSQL) implement `Store` synchronously; `AsyncStore` runs the calls on a
+dedicated worker thread so the event loop never blocks on the database. The CLI uses `Store`
+directly. Both backends pass the same conformance suite (tests/store/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from roost.store.types import (
+    Alias,
+    BlobRef,
+    Directory,
+    MailboxInfo,
+    NewMessage,
+    QueueEntry,
+    StoredMessage,
+    User,
+)
+
+
+class StoreError(Exception):
+    """A storage operation failed for a reason the caller can name (duplicate, missing, ...)."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+class AlreadyExists(StoreError):
+    pass
+
+
+class BlobStore(Protocol):
+    """Content-addressed message bodies. `put` does not sync; `sync` makes a batch durable."""
+
+    def put(self, data: bytes) -> BlobRef: ...
+    def put_file(self, path: str, digest: str, size: int) -> BlobRef: ...
+    def sync(self, refs: Sequence[BlobRef]) -> None: ...
+    def get(self, ref: BlobRef) -> bytes: ...
+    def exists(self, ref: BlobRef) -> bool: ...
+    def delete(self, ref: BlobRef) -> None: ...
+    def spool_dir(self) -> str: ...
+
+
+class Store(Protocol):
+    """Metadata store. Every method is one transaction; nothing half-done is ever visible."""
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def schema_version(self) -> int: ...
+    def close(self) -> None: ...
+
+    # --- directory: domains, users, aliases -----------------------------------------------
+    def add_domain(self, name: str) -> None: ...  # AlreadyExists
+    def remove_domain(self, name: str) -> None: ...  # NotFound; refuses while users exist (StoreError)
+    def list_domains(self) -> list[str]: ...
+    def add_user(self, email: str, password_hash: str) -> None: ...  # creates DEFAULT_MAILBOXES
+    def remove_user(self, email: str) -> None: ...  # NotFound; removes mailboxes and messages
+    def set_password(self, email: str, password_hash: str) -> None: ...  # NotFound
+    def get_user(self, email: str) -> User | None: ...
+    def list_users(self) -> list[User]: ...
+    def add_alias(self, source: str, targets: Sequence[str]) -> None: ...  # adds to existing
+    def remove_alias(self, source: str) -> None: ...  # NotFound
+    def list_aliases(self) -> list[Alias]: ...
+    def directory_serial(self) -> int: ...
+    def load_directory(self) -> Directory: ...
+
+    # --- queue ----------------------------------------------------------------------------
+    def enqueue_batch(self, messages: Sequence[NewMessage]) -> None:
+        """Store accepted messages in ONE transaction (group commit).
+
+        Local recipients (deliver_to set) of non-held messages are delivered into the user's INBOX
+        in the same transaction and marked delivered; a message with nothing left pending is not
+        kept in the queue. Blobs must already be synced by the caller.
+        """
+        ...
+
+    def list_queue(self) -> list[QueueEntry]: ...
+    def get_queue_entry(self, queue_id: str) -> QueueEntry | None: ...
+    def hold(self, queue_id: str) -> None: ...  # NotFound
+    def release(self, queue_id: str) -> None: ...  # NotFound; back to incoming, due now
+    def delete_queue_entry(self, queue_id: str) -> BlobRef: ...  # NotFound; returns the blob
+    def blob_in_use(self, ref: BlobRef) -> bool: ...
+
+    # --- mail store (IMAP model) ----------------------------------------------------------
+    def list_mailboxes(self, user: str) -> list[MailboxInfo]: ...
+    def get_mailbox(self, user: str, name: str) -> MailboxInfo | None: ...
+    def list_messages(self, user: str, mailbox: str) -> list[StoredMessage]: ...
+    def get_message(self, user: str, mailbox: str, uid: int) -> StoredMessage | None: ...
+
+
+def iter_message_bytes(blobs: BlobStore, msg: StoredMessage) -> Iterator[bytes]:
+    """The full stored message: Roost's prefix lines, then the body as received."""
+    yield msg.prefix
+    yield blobs.get(msg.blob)

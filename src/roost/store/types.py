@@ -1,0 +1,158 @@
+"""Plain values that cross the storage boundary; backends and callers share only these."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# RFC 9051 §2.3.1.1 / RFC 6154: the mailboxes every new user gets; INBOX is special (case-insensitive).
+DEFAULT_MAILBOXES: tuple[str, ...] = ("INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive")
+
+
+class QueueState(enum.StrEnum):
+    """Postfix's queue states: incoming (just accepted), active (being delivered), deferred, hold."""
+
+    INCOMING = "incoming"
+    ACTIVE = "active"
+    DEFERRED = "deferred"
+    HOLD = "hold"
+
+
+class RcptStatus(enum.StrEnum):
+    PENDING = "pending"  # not yet delivered (remote, or held)
+    DELIVERED = "delivered"
+    DEFERRED = "deferred"
+    BOUNCED = "bounced"
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    """A content-addressed blob: the SHA-256 hex digest of its bytes and their length."""
+
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecipient:
+    """One envelope recipient as accepted at RCPT.
+
+    `deliver_to` is the local user's email when the recipient resolved to a local mailbox
+    (after alias and plus-address expansion); None for a remote recipient that stays queued.
+    `delivery_prefix` is prepended to the stored mailbox copy (Return-Path, Delivered-To).
+    """
+
+    address: str
+    deliver_to: str | None = None
+    delivery_prefix: bytes = b""
+    orcpt: str | None = None  # RFC 3461 §4.2 ORCPT, as given ("rfc822;addr")
+    notify: str | None = None  # RFC 3461 §4.1 NOTIFY, e.g. "SUCCESS,FAILURE" or "NEVER"
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """Everything intake stores for one accepted message, in one transaction."""
+
+    queue_id: str
+    sender: str  # reverse-path without brackets; "" is the null sender
+    recipients: tuple[NewRecipient, ...]
+    blob: BlobRef  # the message exactly as received (after dot-unstuffing)
+    prefix: bytes  # header lines Roost adds in front of the blob (Received:), CRLF-terminated
+    received_at: datetime  # timezone-aware UTC
+    client_ip: str = ""
+    helo: str = ""
+    auth_user: str | None = None
+    body_type: str = "7BIT"  # RFC 6152 BODY=7BIT / 8BITMIME
+    smtputf8: bool = False  # RFC 6531
+    ret: str | None = None  # RFC 3461 §4.3 RET=FULL|HDRS
+    envid: str | None = None  # RFC 3461 §4.4 ENVID
+    hold: bool = False  # put in the hold queue instead of incoming; no local delivery either
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRecipient:
+    idx: int
+    address: str
+    status: RcptStatus
+    deliver_to: str | None
+    orcpt: str | None
+    notify: str | None
+    last_reply: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """A message in the queue with its recipients (the ones not yet finished and the finished ones)."""
+
+    queue_id: str
+    state: QueueState
+    sender: str
+    blob: BlobRef
+    prefix: bytes
+    received_at: datetime
+    next_attempt: datetime
+    attempts: int
+    client_ip: str
+    helo: str
+    auth_user: str | None
+    body_type: str
+    smtputf8: bool
+    ret: str | None
+    envid: str | None
+    recipients: tuple[QueueRecipient, ...] = field(default_factory=tuple)
+
+    @property
+    def size(self) -> int:
+        return len(self.prefix) + self.blob.size
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    email: str  # lower-cased local@domain
+    password_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    source: str  # "local@domain" or "@domain" for a catch-all
+    targets: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """A snapshot of domains, users and aliases, small enough to hold in memory for RCPT checks.
+
+    `serial` changes whenever any of them changes, so a server can poll it cheaply and reload.
+    """
+
+    serial: int
+    domains: frozenset[str]
+    users: dict[str, User]
+    aliases: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxInfo:
+    user: str
+    name: str
+    uidvalidity: int
+    uidnext: int
+    highestmodseq: int
+    messages: int
+    subscribed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    user: str
+    mailbox: str
+    uid: int
+    blob: BlobRef
+    prefix: bytes  # Return-Path/Delivered-To/Received lines; the full message is prefix + blob
+    size: int  # len(prefix) + blob.size, as IMAP RFC822.SIZE reports it
+    internal_date: datetime
+    flags: frozenset[str]
+    modseq: int
