@@ -1,0 +1,1 @@
+"""Message authentication: SPF, DKIM, DMARC, ARC (one module per standard) and DKIM key handling."""
