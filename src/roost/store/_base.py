@@ -1,0 +1,77 @@
+"""What the shared SQL code needs from a backend: transactions and a few dialect conversions.
+
+The Store methods are written once (directory, queue, mail store mixins) against this small
+surface; each backend supplies the connection, the locking and the type conversions. SQL text is
+written with `?` placeholders and the PostgreSQL backend translates them.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+from roost.store.common import utc_now
+
+Row = tuple[Any, ...]
+
+
+class Tx(Protocol):
+    """One open transaction; commits when its context exits normally, rolls back otherwise."""
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> int: ...  # rowcount
+    def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None: ...
+    def one(self, sql: str, params: Sequence[object] = ()) -> Row | None: ...
+    def all(self, sql: str, params: Sequence[object] = ()) -> list[Row]: ...
+
+
+class SqlBase(abc.ABC):
+    """Transactions, clock and dialect hooks; subclasses are the two backends."""
+
+    #: appended to SELECTs that must lock the rows they read (PostgreSQL); SQLite's writer
+    #: transaction (BEGIN IMMEDIATE) already excludes every other writer.
+    for_update: str = ""
+
+    def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    @abc.abstractmethod
+    def _write(self) -> AbstractContextManager[Tx]:
+        """A read-write transaction that holds the writer lock from its first statement."""
+
+    @abc.abstractmethod
+    def _read(self) -> AbstractContextManager[Tx]:
+        """A read-only transaction: one consistent snapshot for everything it reads."""
+
+    @abc.abstractmethod
+    def _ts_in(self, value: datetime) -> object:
+        """A datetime as the database stores it (UTC)."""
+
+    @abc.abstractmethod
+    def _ts_out(self, value: Any) -> datetime:
+        """A stored timestamp as a timezone-aware UTC datetime."""
+
+    def _ts_opt_out(self, value: Any) -> datetime | None:
+        return None if value is None else self._ts_out(value)
+
+    @staticmethod
+    def _bytes_out(value: Any) -> bytes:
+        return bytes(value)
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+def placeholders(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    """Bounded IN (...) lists: SQLite caps bound parameters per statement."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,83 @@
+"""Reads of the IMAP model: mailboxes and the messages in them, ordered by UID."""
+
+from __future__ import annotations
+
+from roost.store._base import Row, SqlBase, Tx
+from roost.store.common import canonical_mailbox, decode_flags, normalize_email
+from roost.store.interface import NotFound
+from roost.store.types import BlobRef, MailboxInfo, StoredMessage
+
+_MAILBOX_SELECT = (
+    "SELECT m.user_email, m.name, m.uidvalidity, m.uidnext, m.highestmodseq, m.subscribed,"
+    " (SELECT COUNT(*) FROM messages x WHERE x.mailbox_id = m.id) FROM mailboxes m"
+)
+_MESSAGE_SELECT = (
+    "SELECT uid, blob_digest, blob_size, prefix, size, internal_date, flags, modseq"
+    " FROM messages WHERE mailbox_id = ?"
+)
+
+
+class MailMixin(SqlBase):
+    def list_mailboxes(self, user: str) -> list[MailboxInfo]:
+        address = normalize_email(user)
+        with self._read() as tx:
+            rows = tx.all(_MAILBOX_SELECT + " WHERE m.user_email = ? ORDER BY m.id", (address,))
+        return [_mailbox(r) for r in rows]
+
+    def get_mailbox(self, user: str, name: str) -> MailboxInfo | None:
+        address = normalize_email(user)
+        with self._read() as tx:
+            row = tx.one(
+                _MAILBOX_SELECT + " WHERE m.user_email = ? AND m.name = ?",
+                (address, canonical_mailbox(name)),
+            )
+        return None if row is None else _mailbox(row)
+
+    def list_messages(self, user: str, mailbox: str) -> list[StoredMessage]:
+        """NotFound when the mailbox does not exist (an empty list means an empty mailbox)."""
+        address, name = normalize_email(user), canonical_mailbox(mailbox)
+        with self._read() as tx:
+            box_id = _mailbox_id(tx, address, name)
+            if box_id is None:
+                raise NotFound(f"mailbox {name!r} of user {address} does not exist")
+            rows = tx.all(_MESSAGE_SELECT + " ORDER BY uid", (box_id,))
+        return [self._message(address, name, r) for r in rows]
+
+    def get_message(self, user: str, mailbox: str, uid: int) -> StoredMessage | None:
+        address, name = normalize_email(user), canonical_mailbox(mailbox)
+        with self._read() as tx:
+            box_id = _mailbox_id(tx, address, name)
+            if box_id is None:
+                return None
+            row = tx.one(_MESSAGE_SELECT + " AND uid = ?", (box_id, uid))
+        return None if row is None else self._message(address, name, row)
+
+    def _message(self, user: str, mailbox: str, r: Row) -> StoredMessage:
+        return StoredMessage(
+            user=user,
+            mailbox=mailbox,
+            uid=int(r[0]),
+            blob=BlobRef(r[1], int(r[2])),
+            prefix=self._bytes_out(r[3]),
+            size=int(r[4]),
+            internal_date=self._ts_out(r[5]),
+            flags=decode_flags(r[6]),
+            modseq=int(r[7]),
+        )
+
+
+def _mailbox_id(tx: Tx, user: str, name: str) -> int | None:
+    row = tx.one("SELECT id FROM mailboxes WHERE user_email = ? AND name = ?", (user, name))
+    return None if row is None else int(row[0])
+
+
+def _mailbox(r: Row) -> MailboxInfo:
+    return MailboxInfo(
+        user=r[0],
+        name=r[1],
+        uidvalidity=int(r[2]),
+        uidnext=int(r[3]),
+        highestmodseq=int(r[4]),
+        messages=int(r[6]),
+        subscribed=bool(r[5]),
+    )

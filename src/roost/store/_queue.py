@@ -1,0 +1,264 @@
+"""The queue: accepted messages and their recipients, plus local delivery at intake.
+
+`enqueue_batch` is intake's group commit: every message of the batch, its recipients and its
+local copies land in one transaction, so the 250 replies sent after the commit are all true.
+A message whose recipients were all delivered locally leaves no queue rows behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from roost.store._base import Row, Tx
+from roost.store._delivery import Copy, DeliveryMixin, _Inbox
+from roost.store.common import (
+    Delivery,
+    missing_user_reply,
+    normalize_email,
+    plan_deliveries,
+    plan_for_new,
+)
+from roost.store.interface import AlreadyExists, NotFound, StoreError
+from roost.store.types import (
+    BlobRef,
+    NewMessage,
+    NewRecipient,
+    QueueEntry,
+    QueueRecipient,
+    QueueState,
+    RcptStatus,
+)
+
+_QUEUE_COLUMNS = (
+    "queue_id, state, sender, blob_digest, blob_size, prefix, received_at, next_attempt,"
+    " attempts, client_ip, helo, auth_user, body_type, smtputf8, ret, envid"
+)
+_RCPT_COLUMNS = "queue_id, idx, address, status, deliver_to, orcpt, notify, last_reply, updated_at"
+
+
+def _delivered_reply(user: str, uid: int) -> str:
+    return f"delivered to {user} INBOX uid {uid}"
+
+
+class QueueMixin(DeliveryMixin):
+    # --- intake ----------------------------------------------------------------------------
+    def enqueue_batch(self, messages: Sequence[NewMessage]) -> None:
+        for msg in messages:
+            if not msg.recipients:
+                raise StoreError(f"message {msg.queue_id} has no recipients; nothing to queue")
+        plans = [plan_for_new(msg) for msg in messages]
+        now = self.now()
+        with self._write() as tx:
+            inboxes = self._lock_inboxes(tx, (d.user for plan in plans for d in plan))
+            for msg, plan in zip(messages, plans, strict=True):
+                replies = self._deliver(inboxes, plan, Copy(msg.blob, msg.received_at))
+                if len(replies.delivered) < len(msg.recipients):
+                    self._insert_entry(tx, msg, replies, now)
+            self._save_inboxes(tx, inboxes)
+
+    def _deliver(self, inboxes: dict[str, _Inbox], plan: list[Delivery], copy: Copy) -> _Replies:
+        replies = _Replies()
+        for delivery in plan:
+            inbox = inboxes.get(delivery.user)
+            if inbox is None:  # never lose mail: the recipient stays pending, the reason recorded
+                replies.add(delivery.indexes, missing_user_reply(delivery.user), delivered=False)
+                continue
+            uid = self._append(inbox, delivery, copy)
+            replies.add(delivery.indexes, _delivered_reply(delivery.user, uid), delivered=True)
+        return replies
+
+    def _insert_entry(self, tx: Tx, msg: NewMessage, replies: _Replies, now: datetime) -> None:
+        if tx.one("SELECT 1 FROM queue WHERE queue_id = ?", (msg.queue_id,)):
+            raise AlreadyExists(f"queue id {msg.queue_id} already exists")
+        state = QueueState.HOLD if msg.hold else QueueState.INCOMING
+        received = self._ts_in(msg.received_at)
+        tx.execute(
+            f"INSERT INTO queue ({_QUEUE_COLUMNS}) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                msg.queue_id, state.value, msg.sender, msg.blob.digest, msg.blob.size, msg.prefix,
+                received, received, msg.client_ip, msg.helo, msg.auth_user, msg.body_type,
+                msg.smtputf8, msg.ret, msg.envid,
+            ),
+        )  # fmt: skip
+        tx.executemany(
+            "INSERT INTO queue_recipients (queue_id, idx, address, status, deliver_to,"
+            " delivery_prefix, orcpt, notify, last_reply, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                _rcpt_row(msg.queue_id, idx, rcpt, replies, self._ts_in(now))
+                for idx, rcpt in enumerate(msg.recipients)
+            ],
+        )
+
+    # --- operator actions ------------------------------------------------------------------
+    def hold(self, queue_id: str) -> None:
+        with self._write() as tx:
+            changed = tx.execute(
+                "UPDATE queue SET state = ?, lease_owner = NULL, lease_until = NULL"
+                " WHERE queue_id = ?",
+                (QueueState.HOLD.value, queue_id),
+            )
+            if not changed:
+                raise NotFound(f"queue entry {queue_id} does not exist")
+
+    def release(self, queue_id: str) -> None:
+        """Back to incoming and due now; local recipients are delivered right here.
+
+        A held message was never delivered locally, and the scheduler only handles remote
+        recipients, so release is where its local copies are made (same transaction).
+        """
+        now = self.now()
+        with self._write() as tx:
+            row = tx.one(
+                "SELECT state, prefix, blob_digest, blob_size, received_at FROM queue"
+                " WHERE queue_id = ?" + self.for_update,
+                (queue_id,),
+            )
+            if row is None:
+                raise NotFound(f"queue entry {queue_id} does not exist")
+            if row[0] != QueueState.HOLD.value:
+                raise StoreError(f"queue entry {queue_id} is not on hold (state {row[0]})")
+            copy = Copy(BlobRef(row[2], int(row[3])), self._ts_out(row[4]))
+            self._release_locals(tx, queue_id, self._bytes_out(row[1]), copy, now)
+
+    def _release_locals(
+        self, tx: Tx, queue_id: str, prefix: bytes, copy: Copy, now: datetime
+    ) -> None:
+        pending = {
+            int(r[0]): NewRecipient(r[1], r[2], self._bytes_out(r[3]))
+            for r in tx.all(
+                "SELECT idx, address, deliver_to, delivery_prefix FROM queue_recipients"
+                " WHERE queue_id = ? AND status = ? AND deliver_to IS NOT NULL",
+                (queue_id, RcptStatus.PENDING.value),
+            )
+        }
+        plan = plan_deliveries(prefix, pending)
+        inboxes = self._lock_inboxes(tx, (d.user for d in plan))
+        replies = self._deliver(inboxes, plan, copy)
+        self._save_inboxes(tx, inboxes)
+        self._record_replies(tx, queue_id, replies, now)
+        left = tx.one(
+            "SELECT COUNT(*) FROM queue_recipients WHERE queue_id = ? AND status <> ?",
+            (queue_id, RcptStatus.DELIVERED.value),
+        )
+        if left is not None and int(left[0]) == 0:
+            _delete_rows(tx, queue_id)
+            return
+        tx.execute(
+            "UPDATE queue SET state = ?, next_attempt = ?, lease_owner = NULL, lease_until = NULL"
+            " WHERE queue_id = ?",
+            (QueueState.INCOMING.value, self._ts_in(now), queue_id),
+        )
+
+    def _record_replies(self, tx: Tx, queue_id: str, replies: _Replies, now: datetime) -> None:
+        tx.executemany(
+            "UPDATE queue_recipients SET status = ?, last_reply = ?, updated_at = ?"
+            " WHERE queue_id = ? AND idx = ?",
+            [
+                (replies.status(idx).value, reply, self._ts_in(now), queue_id, idx)
+                for idx, reply in replies.text.items()
+            ],
+        )
+
+    def delete_queue_entry(self, queue_id: str) -> BlobRef:
+        """The caller deletes the blob file afterwards if `blob_in_use` says nobody needs it."""
+        with self._write() as tx:
+            row = tx.one("SELECT blob_digest, blob_size FROM queue WHERE queue_id = ?", (queue_id,))
+            if row is None:
+                raise NotFound(f"queue entry {queue_id} does not exist")
+            _delete_rows(tx, queue_id)
+        return BlobRef(row[0], int(row[1]))
+
+    def blob_in_use(self, ref: BlobRef) -> bool:
+        with self._read() as tx:
+            return bool(
+                tx.one("SELECT 1 FROM queue WHERE blob_digest = ? LIMIT 1", (ref.digest,))
+                or tx.one("SELECT 1 FROM messages WHERE blob_digest = ? LIMIT 1", (ref.digest,))
+            )
+
+    # --- reads -----------------------------------------------------------------------------
+    def list_queue(self) -> list[QueueEntry]:
+        with self._read() as tx:
+            rows = tx.all(f"SELECT {_QUEUE_COLUMNS} FROM queue ORDER BY received_at, queue_id")
+            rcpts = tx.all(f"SELECT {_RCPT_COLUMNS} FROM queue_recipients ORDER BY queue_id, idx")
+        grouped: dict[str, list[QueueRecipient]] = {}
+        for r in rcpts:
+            grouped.setdefault(r[0], []).append(self._recipient(r))
+        return [self._entry(row, grouped.get(row[0], [])) for row in rows]
+
+    def get_queue_entry(self, queue_id: str) -> QueueEntry | None:
+        with self._read() as tx:
+            row = tx.one(f"SELECT {_QUEUE_COLUMNS} FROM queue WHERE queue_id = ?", (queue_id,))
+            rcpts = tx.all(
+                f"SELECT {_RCPT_COLUMNS} FROM queue_recipients WHERE queue_id = ? ORDER BY idx",
+                (queue_id,),
+            )
+        if row is None:
+            return None
+        return self._entry(row, [self._recipient(r) for r in rcpts])
+
+    def _entry(self, row: Row, recipients: list[QueueRecipient]) -> QueueEntry:
+        return QueueEntry(
+            queue_id=row[0],
+            state=QueueState(row[1]),
+            sender=row[2],
+            blob=BlobRef(row[3], int(row[4])),
+            prefix=self._bytes_out(row[5]),
+            received_at=self._ts_out(row[6]),
+            next_attempt=self._ts_out(row[7]),
+            attempts=int(row[8]),
+            client_ip=row[9],
+            helo=row[10],
+            auth_user=row[11],
+            body_type=row[12],
+            smtputf8=bool(row[13]),
+            ret=row[14],
+            envid=row[15],
+            recipients=tuple(recipients),
+        )
+
+    def _recipient(self, r: Row) -> QueueRecipient:
+        return QueueRecipient(
+            idx=int(r[1]),
+            address=r[2],
+            status=RcptStatus(r[3]),
+            deliver_to=r[4],
+            orcpt=r[5],
+            notify=r[6],
+            last_reply=r[7],
+            updated_at=self._ts_out(r[8]),
+        )
+
+
+class _Replies:
+    """Per-recipient outcome of local delivery: which indexes were delivered and the reply text."""
+
+    def __init__(self) -> None:
+        self.delivered: set[int] = set()
+        self.text: dict[int, str] = {}
+
+    def add(self, indexes: Sequence[int], reply: str, *, delivered: bool) -> None:
+        for idx in indexes:
+            self.text[idx] = reply
+            if delivered:
+                self.delivered.add(idx)
+
+    def status(self, idx: int) -> RcptStatus:
+        return RcptStatus.DELIVERED if idx in self.delivered else RcptStatus.PENDING
+
+
+def _rcpt_row(
+    queue_id: str, idx: int, rcpt: NewRecipient, replies: _Replies, now: object
+) -> tuple[object, ...]:
+    deliver_to = None if rcpt.deliver_to is None else normalize_email(rcpt.deliver_to)
+    return (
+        queue_id, idx, rcpt.address, replies.status(idx).value, deliver_to,
+        rcpt.delivery_prefix, rcpt.orcpt, rcpt.notify, replies.text.get(idx), now,
+    )  # fmt: skip
+
+
+def _delete_rows(tx: Tx, queue_id: str) -> None:
+    tx.execute("DELETE FROM queue_recipients WHERE queue_id = ?", (queue_id,))
+    tx.execute("DELETE FROM queue WHERE queue_id = ?", (queue_id,))

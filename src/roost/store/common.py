@@ -1,0 +1,129 @@
+"""Pure logic shared by the SQL backends: normalisation, time encoding, delivery planning.
+
+Nothing here touches a database, so both backends behave the same by construction and this
+module is tested without one.
+
+Addresses: Roost treats the whole address case-insensitively, local part included (RFC 5321
+§2.4 lets the receiving host decide; every mainstream server folds case). Emails, alias sources
+and domains are therefore stored lower-cased, and every lookup lower-cases its argument first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from roost.store.interface import StoreError
+from roost.store.types import NewMessage, NewRecipient
+
+INBOX = "INBOX"
+
+# Fixed-width ISO-8601 in UTC: text comparison orders it correctly (the SQLite queue index
+# relies on that).
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def utc_now() -> datetime:
+    """The default clock; stores take a clock argument so tests can pin time."""
+    return datetime.now(UTC)
+
+
+def to_utc(value: datetime) -> datetime:
+    """Refuse naive datetimes: a naive time in the queue is a bug that shifts retries by hours."""
+    if value.tzinfo is None:
+        raise StoreError(f"naive datetime {value.isoformat()} given to the store; use UTC")
+    return value.astimezone(UTC)
+
+
+def ts_to_text(value: datetime) -> str:
+    return to_utc(value).strftime(_TS_FORMAT)
+
+
+def ts_from_text(value: str) -> datetime:
+    return datetime.strptime(value, _TS_FORMAT).replace(tzinfo=UTC)
+
+
+def normalize_domain(name: str) -> str:
+    """Lower-case and strip a trailing dot; reject what cannot be a domain name."""
+    domain = name.strip().lower().rstrip(".")
+    if not domain or any(c.isspace() for c in domain) or "@" in domain:
+        raise StoreError(f"{name!r} is not a domain name (e.g. 'example.org')")
+    return domain
+
+
+def normalize_email(email: str) -> str:
+    """Lower-cased local@domain (see the module docstring for why the local part is folded)."""
+    value = email.strip().lower()
+    local, at, domain = value.rpartition("@")
+    if not at or not local or any(c.isspace() for c in value):
+        raise StoreError(f"{email!r} is not an email address (e.g. 'alice@example.org')")
+    return f"{local}@{normalize_domain(domain)}"
+
+
+def normalize_alias_source(source: str) -> str:
+    """An address, or "@domain" for a catch-all."""
+    if source.strip().startswith("@"):
+        return "@" + normalize_domain(source.strip()[1:])
+    return normalize_email(source)
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+def not_local_error(domain: str) -> StoreError:
+    return StoreError(f"domain {domain} is not local; add it with `roost domain add {domain}`")
+
+
+def canonical_mailbox(name: str) -> str:
+    """RFC 9051 §5.1: INBOX is case-insensitive; every other name is taken as given."""
+    return INBOX if name.upper() == INBOX else name
+
+
+def encode_flags(flags: frozenset[str]) -> str:
+    """Space-separated and sorted, so equal sets give equal text (readable in the database too)."""
+    return " ".join(sorted(flags))
+
+
+def decode_flags(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One copy to append to a local INBOX: which recipients it satisfies and its prefix."""
+
+    user: str
+    indexes: tuple[int, ...]  # recipient idx values marked delivered by this copy
+    prefix: bytes  # recipient's delivery prefix + the message prefix
+
+
+def plan_deliveries(prefix: bytes, recipients: Mapping[int, NewRecipient]) -> list[Delivery]:
+    """Local copies for a message: one per distinct user, however many recipients map to it.
+
+    Alias expansion can make two recipients land in the same mailbox; the user must see the
+    message once, and every such recipient counts as delivered. The first recipient's
+    delivery prefix (Return-Path, Delivered-To) goes on the copy, in front of `prefix`.
+    """
+    by_user: dict[str, list[int]] = {}
+    first: dict[str, NewRecipient] = {}
+    for idx, rcpt in sorted(recipients.items()):
+        if rcpt.deliver_to is None:
+            continue
+        user = normalize_email(rcpt.deliver_to)
+        by_user.setdefault(user, []).append(idx)
+        first.setdefault(user, rcpt)
+    return [
+        Delivery(user, tuple(idxs), first[user].delivery_prefix + prefix)
+        for user, idxs in by_user.items()
+    ]
+
+
+def plan_for_new(msg: NewMessage) -> list[Delivery]:
+    """A held message is delivered nowhere until it is released."""
+    return [] if msg.hold else plan_deliveries(msg.prefix, dict(enumerate(msg.recipients)))
+
+
+def missing_user_reply(user: str) -> str:
+    return f"local user {user} does not exist (removed?); kept in the queue, nothing lost"

@@ -1,0 +1,26 @@
+"""The Store implementation shared by both SQL backends, assembled from its three families.
+
+A backend subclasses `SqlStore` and supplies transactions, dialect conversions and migration
+locking; every Store method is written once, so the two backends cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from roost.store._base import SqlBase, Tx
+from roost.store._directory import DirectoryMixin
+from roost.store._mailstore import MailMixin
+from roost.store._queue import QueueMixin
+
+
+class SqlStore(DirectoryMixin, QueueMixin, MailMixin, SqlBase):
+    """interface.Store over SQL; see roost.store.interface for the contract of each method."""
+
+    def schema_version(self) -> int:
+        with self._read() as tx:
+            return read_schema_version(tx)
+
+
+def read_schema_version(tx: Tx) -> int:
+    """The version recorded in meta, for a database that has a meta table."""
+    row = tx.one("SELECT value FROM meta WHERE key = 'schema_version'")
+    return int(row[0]) if row else 0
