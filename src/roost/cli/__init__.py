@@ -1,0 +1,1 @@
+"""The `roost` admin CLI: one module per command group, all sharing `context.CliState`."""
