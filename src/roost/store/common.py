@@ -10,6 +10,7 @@ and domains are therefore stored lower-cased, and every lookup lower-cases its a
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,9 +45,14 @@ def ts_from_text(value: str) -> datetime:
     return datetime.strptime(value, _TS_FORMAT).replace(tzinfo=UTC)
 
 
+def _fold(text: str) -> str:
+    """NFC then lower-case, as roost.accounts does, so both sides agree on one spelling."""
+    return unicodedata.normalize("NFC", text.strip()).lower()
+
+
 def normalize_domain(name: str) -> str:
     """Lower-case and strip a trailing dot; reject what cannot be a domain name."""
-    domain = name.strip().lower().rstrip(".")
+    domain = _fold(name).rstrip(".")
     if not domain or any(c.isspace() for c in domain) or "@" in domain:
         raise StoreError(f"{name!r} is not a domain name (e.g. 'example.org')")
     return domain
@@ -54,7 +60,7 @@ def normalize_domain(name: str) -> str:
 
 def normalize_email(email: str) -> str:
     """Lower-cased local@domain (see the module docstring for why the local part is folded)."""
-    value = email.strip().lower()
+    value = _fold(email)
     local, at, domain = value.rpartition("@")
     if not at or not local or any(c.isspace() for c in value):
         raise StoreError(f"{email!r} is not an email address (e.g. 'alice@example.org')")
