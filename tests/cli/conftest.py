@@ -1,25 +1,15 @@
-"""CLI test helpers: a config file on disk for the parametrized `roost_config`, and a runner."""
+"""CLI test fixtures: a config file on disk for the parametrized `roost_config`, and a runner."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-import tomlkit
 from click.testing import CliRunner, Result
 
 from roost.cli.main import cli
 from roost.config.model import RoostConfig
-
-Run = Callable[..., Result]
-
-
-def write_config(config: RoostConfig, path: Path) -> Path:
-    path.write_text(tomlkit.dumps(config.model_dump(mode="json")), encoding="utf-8")
-    return path
+from tests.cli.helpers import Run, write_config
 
 
 @pytest.fixture
@@ -30,7 +20,7 @@ def config_file(roost_config: RoostConfig, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def roost(config_file: Path) -> Run:
-    """Invoke `roost --config <file> ARGS...` in-process; `input` feeds stdin."""
+    """Run `roost --config <file> ARGS...` in-process; `input` feeds stdin; `ok` wants exit 0."""
 
     def run(*args: str, input: str | None = None, ok: bool = True) -> Result:
         result = CliRunner().invoke(cli, ["--config", str(config_file), *args], input=input)
@@ -39,7 +29,3 @@ def roost(config_file: Path) -> Run:
         return result
 
     return run
-
-
-def as_json(result: Result) -> Any:
-    return json.loads(result.stdout)
