@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
 import pytest
 
+from roost.config.load import resolve_path
 from roost.config.model import RoostConfig
 from roost.store import open_store
 from roost.store.interface import Store, StoreError
@@ -98,3 +100,28 @@ def test_migration_numbers_must_be_consecutive() -> None:
     """A gap in the numbering is a packaging error, caught before touching any database."""
     with pytest.raises(StoreError, match="out of sequence"):
         check_sequence([Migration(1, "0001_a.sql", ""), Migration(3, "0003_c.sql", "")])
+
+
+def test_sqlite_durability_settings(roost_config: RoostConfig) -> None:
+    """SQLite runs in WAL with synchronous=FULL and foreign keys on (250 only after commit)."""
+    if roost_config.storage.backend != "sqlite":
+        pytest.skip("SQLite pragmas")
+    roost_config.storage.sqlite_path = "nested/dir/roost.db"
+    store = open_store(roost_config)
+    store.close()
+    path = resolve_path(roost_config, roost_config.storage.sqlite_path)
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        conn.close()
+    from roost.store.sqlite.store import SqliteStore
+
+    sqlite_store = SqliteStore(path)
+    try:
+        conn = sqlite_store._conn
+        assert conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+        assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        assert conn.execute("PRAGMA busy_timeout").fetchone() == (10000,)
+    finally:
+        sqlite_store.close()

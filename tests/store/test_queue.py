@@ -227,3 +227,16 @@ def test_timestamps_are_utc(local_store: Store) -> None:
     assert entry is not None
     assert entry.received_at == T0
     assert entry.received_at.utcoffset() == timedelta(0)
+
+
+def test_release_to_removed_user_keeps_message(local_store: Store) -> None:
+    """A held message whose local user vanished stays queued (incoming) with the reason."""
+    local_store.enqueue_batch([message("q1", local(BOB), hold=True)])
+    local_store.remove_user(BOB)
+    local_store.release("q1")
+    entry = local_store.get_queue_entry("q1")
+    assert entry is not None
+    assert entry.state is QueueState.INCOMING
+    assert entry.recipients[0].status is RcptStatus.PENDING
+    assert entry.recipients[0].last_reply is not None
+    assert BOB in entry.recipients[0].last_reply

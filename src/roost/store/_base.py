@@ -8,7 +8,7 @@ written with `?` placeholders and the PostgreSQL backend translates them.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -56,22 +56,9 @@ class SqlBase(abc.ABC):
     def _ts_out(self, value: Any) -> datetime:
         """A stored timestamp as a timezone-aware UTC datetime."""
 
-    def _ts_opt_out(self, value: Any) -> datetime | None:
-        return None if value is None else self._ts_out(value)
-
     @staticmethod
     def _bytes_out(value: Any) -> bytes:
         return bytes(value)
 
     @abc.abstractmethod
     def close(self) -> None: ...
-
-
-def placeholders(count: int) -> str:
-    return ", ".join("?" * count)
-
-
-def chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
-    """Bounded IN (...) lists: SQLite caps bound parameters per statement."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -44,7 +44,7 @@ class _SqliteTx:
 
 
 class SqliteStore(SqlStore):
-    """interface.Store on a SQLite file; safe to call from any one thread at a time."""
+    """interface.Store on a SQLite file; callable from any thread (calls are serialised)."""
 
     def __init__(
         self,
