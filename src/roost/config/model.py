@@ -17,9 +17,9 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-def _check_hostport(value: str) -> str:
+def _check_hostport(value: str, lowest_port: int = 1) -> str:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isdigit() or not lowest_port <= int(port) < 65536:
         raise ValueError(f"{value!r} is not host:port (e.g. '127.0.0.1:2525' or '[::1]:25')")
     return value
 
@@ -47,7 +47,7 @@ class ListenerConfig(_Section):
     @field_validator("address")
     @classmethod
     def _address(cls, value: str) -> str:
-        return _check_hostport(value)
+        return _check_hostport(value, lowest_port=0)  # port 0: any free port (tests)
 
 
 class ListenersConfig(_Section):

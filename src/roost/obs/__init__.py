@@ -1,0 +1,1 @@
+"""Observability: structured logs keyed by session and queue id."""

@@ -1,0 +1,1 @@
+"""The queue: intake (the one way in), ids, and (later) the scheduler."""

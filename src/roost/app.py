@@ -1,0 +1,227 @@
+"""Composition root: builds Roost's parts from the config and wires them. No protocol logic here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from roost.accounts.passwords import verify_password
+from roost.config import ConfigError, RoostConfig, resolve_path
+from roost.config.model import ListenerConfig
+from roost.obs.log import log_event, setup_logging
+from roost.queue.intake import Intake
+from roost.smtp.aio import ConnectionLimiter, SmtpHandler, Timeouts
+from roost.smtp.inbound import (
+    MX,
+    SUBMISSION,
+    SUBMISSIONS,
+    Limits,
+    ListenerPolicy,
+    ServerContext,
+)
+from roost.smtp.server import ServerOptions
+from roost.store import open_blobs, open_store
+from roost.store.aio import AsyncStore
+from roost.store.interface import Store
+from roost.store.types import Directory
+
+log = logging.getLogger("roost.app")
+
+DIRECTORY_POLL_SECONDS = 1.0
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+def build_tls_context(config: RoostConfig) -> ssl.SSLContext | None:
+    """Server TLS context from tls.cert/tls.key; None when neither file exists."""
+    cert, key = resolve_path(config, config.tls.cert), resolve_path(config, config.tls.key)
+    if not cert.exists() and not key.exists():
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # RFC 8996: no TLS 1.0/1.1
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"tls.cert = {str(cert)!r} / tls.key = {str(key)!r}: cannot load ({exc}); "
+            "point them at a PEM certificate chain and its key, or run `roost init`"
+        ) from None
+    return ctx
+
+
+def _split_address(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class DirectoryCache:
+    """The in-memory directory snapshot sessions consult at RCPT/AUTH; reloaded when it changes."""
+
+    def __init__(self, store: Store, runner: AsyncStore) -> None:
+        self._store = store
+        self._runner = runner
+        self.current: Directory = store.load_directory()
+
+    def get(self) -> Directory:
+        return self.current
+
+    async def refresh(self) -> None:
+        serial = await self._runner.run(self._store.directory_serial)
+        if serial != self.current.serial:
+            self.current = await self._runner.run(self._store.load_directory)
+            log_event(log, "directory reloaded", serial=serial)
+
+    async def poll(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.refresh()
+            except Exception as exc:  # a passing DB hiccup must not stop the server
+                log_event(log, "directory reload failed", logging.WARNING, error=repr(exc))
+
+
+@dataclass
+class RoostServer:
+    """A running Roost node: listeners, intake and background tasks, started and stopped as one."""
+
+    config: RoostConfig
+    ports: dict[str, int] = field(default_factory=dict)
+    _servers: list[asyncio.Server] = field(default_factory=list)
+    _handlers: list[SmtpHandler] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        cfg = self.config
+        self._store = open_store(cfg)
+        self._blobs = open_blobs(cfg)
+        self._runner = AsyncStore()
+        self._intake = Intake(self._store, self._blobs, self._runner,
+                              max_batch=cfg.smtp.group_commit_max)
+        self._intake.start()
+        self._directory = DirectoryCache(self._store, self._runner)
+        self._tasks.append(asyncio.create_task(self._directory.poll(DIRECTORY_POLL_SECONDS)))
+        tls = build_tls_context(cfg)
+        context = self._context(tls is not None)
+        limiter = ConnectionLimiter(cfg.limits.max_connections, cfg.limits.max_connections_per_ip)
+        roles: list[tuple[ListenerConfig, ListenerPolicy]] = [
+            (cfg.listeners.mx, MX),
+            (cfg.listeners.submission, SUBMISSION),
+            (cfg.listeners.submissions, SUBMISSIONS),
+        ]
+        for listener, policy in roles:
+            if listener.enabled:
+                await self._listen(listener, policy, context, tls, limiter)
+
+    def _context(self, tls_available: bool) -> ServerContext:
+        cfg = self.config
+        return ServerContext(
+            hostname=cfg.server.hostname,
+            limits=Limits(
+                max_message_size=cfg.limits.max_message_size,
+                max_recipients=cfg.limits.max_recipients,
+                max_header_size=cfg.limits.max_header_size,
+                max_errors=cfg.limits.max_errors,
+                error_delay_after=cfg.limits.error_delay_after,
+                error_delay=cfg.limits.error_delay,
+                reject_bare_line_endings=cfg.smtp.bare_line_endings == "reject",
+            ),
+            relay_networks=[ipaddress.ip_network(n, strict=False) for n in cfg.relay.networks],
+            directory=self._directory.get,
+            intake=self._intake,
+            spool_dir=self._blobs.spool_dir(),
+            verify_password=verify_password,
+            tls_available=tls_available,
+        )
+
+    async def _listen(
+        self,
+        listener: ListenerConfig,
+        policy: ListenerPolicy,
+        context: ServerContext,
+        tls: ssl.SSLContext | None,
+        limiter: ConnectionLimiter,
+    ) -> None:
+        if tls is None and policy.auth:
+            raise ConfigError(
+                f"listeners.{policy.name}: needs TLS but tls.cert/tls.key do not exist; "
+                f"run `roost init`, set tls.cert and tls.key, or set listeners.{policy.name}.enabled = false"
+            )
+        limits = self.config.limits
+        handler = SmtpHandler(
+            context,
+            policy,
+            ServerOptions(max_data_line=limits.max_line_length, tls_active=policy.implicit_tls),
+            tls_context=tls,
+            limiter=limiter,
+            timeouts=Timeouts(command=limits.command_timeout, data=limits.data_timeout),
+        )
+        host, port = _split_address(listener.address)
+        try:
+            server = await asyncio.start_server(
+                handler, host, port, ssl=tls if policy.implicit_tls else None,
+                ssl_handshake_timeout=30.0 if policy.implicit_tls else None,
+                reuse_address=True, backlog=1024, limit=2**20,
+            )
+        except OSError as exc:
+            raise ConfigError(
+                f"listeners.{policy.name}.address = {listener.address!r}: cannot listen ({exc.strerror}); "
+                "choose a free address:port (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+            ) from None
+        self._servers.append(server)
+        self._handlers.append(handler)
+        self.ports[policy.name] = server.sockets[0].getsockname()[1]
+        log_event(log, "listening", listener=policy.name, address=f"{host}:{self.ports[policy.name]}")
+
+    async def reload_directory(self) -> None:
+        await self._directory.refresh()
+
+    async def stop(self) -> None:
+        """Stop accepting, let sessions finish briefly, flush intake, close storage."""
+        for server in self._servers:
+            server.close()
+        sessions = [t for h in self._handlers for t in h.sessions]
+        if sessions:
+            _, pending = await asyncio.wait(sessions, timeout=SHUTDOWN_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._intake.stop()
+        self._runner.close()
+        self._store.close()
+
+
+async def run(config: RoostConfig, ready: Callable[[RoostServer], None] | None = None) -> None:
+    """Run until SIGTERM or SIGINT."""
+    server = RoostServer(config)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    log_event(log, "ready", hostname=config.server.hostname, **{k: v for k, v in server.ports.items()})
+    if ready:
+        ready(server)
+    await stop.wait()
+    log_event(log, "stopping")
+    await server.stop()
+
+
+def serve(config: RoostConfig) -> None:
+    """Blocking entry point for `roost serve`."""
+    setup_logging(config.log.format, config.log.level)
+    try:
+        import uvloop
+
+        runner: Callable[..., None] = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    runner(run(config))

@@ -1,0 +1,104 @@
+"""Intake (Postfix's cleanup role): the ONE way into the queue, with group commit.
+
+A message is acknowledged only after its blob is synced and its rows are committed. Sessions
+hand finished messages to `Intake.submit`; a single writer drains everything waiting into one
+batch: write blobs, sync them together, commit all rows in one transaction, then wake every
+waiting session. Under load the batch grows by itself, so the cost of durability (fsync, commit)
+is shared by all messages that arrived while the previous batch was being written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from roost.obs.log import log_event
+from roost.queue.spool import SpooledMessage
+from roost.store.aio import AsyncStore
+from roost.store.interface import BlobStore, Store
+from roost.store.types import BlobRef, NewMessage
+
+log = logging.getLogger("roost.queue")
+
+
+@dataclass(slots=True)
+class _Pending:
+    content: SpooledMessage
+    build: Callable[[BlobRef], NewMessage]
+    done: asyncio.Future[None]
+
+
+class IntakeClosed(Exception):
+    """The server is shutting down; the message was not accepted."""
+
+
+class Intake:
+    def __init__(
+        self, store: Store, blobs: BlobStore, runner: AsyncStore, *, max_batch: int = 256
+    ) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._runner = runner
+        self._max_batch = max_batch
+        self._waiting: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._writer(), name="roost-intake")
+
+    async def stop(self) -> None:
+        """Finish what is waiting (those sessions get their 250), then stop."""
+        self._closed = True
+        while not self._waiting.empty():
+            await self._commit(self._drain())
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def submit(self, content: SpooledMessage, build: Callable[[BlobRef], NewMessage]) -> None:
+        """Return once the message is durable; raise if it could not be stored."""
+        if self._closed:
+            raise IntakeClosed
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.put_nowait(_Pending(content, build, done))
+        await done
+
+    def _drain(self) -> list[_Pending]:
+        batch = []
+        while len(batch) < self._max_batch and not self._waiting.empty():
+            batch.append(self._waiting.get_nowait())
+        return batch
+
+    async def _writer(self) -> None:
+        while True:
+            first = await self._waiting.get()
+            batch = [first, *self._drain()]
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            await self._runner.run(self._write_batch, batch)
+        except Exception as exc:
+            log_event(log, "batch failed", logging.ERROR, messages=len(batch), error=repr(exc))
+            for item in batch:
+                if not item.done.done():
+                    item.done.set_exception(exc)
+            return
+        for item in batch:
+            if not item.done.done():
+                item.done.set_result(None)
+
+    def _write_batch(self, batch: Sequence[_Pending]) -> None:
+        """On the store thread: blobs in place, synced together, then one transaction."""
+        refs = [self._put_blob(item.content) for item in batch]
+        self._blobs.sync(refs)
+        self._store.enqueue_batch([item.build(ref) for item, ref in zip(batch, refs, strict=True)])
+
+    def _put_blob(self, content: SpooledMessage) -> BlobRef:
+        if content.data is not None:
+            return self._blobs.put(content.data)
+        assert content.path is not None
+        return self._blobs.put_file(content.path, content.digest, content.size)

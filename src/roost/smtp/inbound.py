@@ -1,0 +1,515 @@
+"""Inbound SMTP policy (RFC 5321, RFC 6409): what Roost answers to each command event.
+
+The sans-I/O `ServerConnection` decides what is legal in which state; this session decides what
+is *allowed*: relay control, AUTH, sender ownership, recipient lookup, limits, and hands finished
+messages to intake. It never touches the wire: the asyncio adapter feeds it events and writes
+the replies it returns. It may await the store (through intake) and password checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import ipaddress
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from roost.obs.log import log_event
+from roost.queue.ids import new_queue_id
+from roost.queue.intake import Intake
+from roost.queue.spool import Spool
+from roost.smtp import events as ev
+from roost.smtp import replies as R
+from roost.smtp import sasl
+from roost.smtp.extensions import ParamError, ehlo_lines, parse_mail_params, parse_rcpt_params
+from roost.smtp.headers import HeaderWatcher
+from roost.smtp.received import TlsInfo, TraceInfo, received_header
+from roost.smtp.recipients import is_local_domain, may_send_as, resolve
+from roost.smtp.reply import Reply
+from roost.smtp.server import ServerConnection
+from roost.store.types import BlobRef, Directory, NewMessage, NewRecipient
+
+log = logging.getLogger("roost.smtp")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerPolicy:
+    """What a listener role allows: MX (port 25), submission (587), submissions (465)."""
+
+    name: str
+    auth: bool  # AUTH offered (after TLS)
+    auth_required: bool  # MAIL needs AUTH first (RFC 6409 §4.3)
+    implicit_tls: bool = False
+
+
+MX = ListenerPolicy("mx", auth=False, auth_required=False)
+SUBMISSION = ListenerPolicy("submission", auth=True, auth_required=True)
+SUBMISSIONS = ListenerPolicy("submissions", auth=True, auth_required=True, implicit_tls=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_message_size: int
+    max_recipients: int
+    max_header_size: int
+    max_errors: int
+    error_delay_after: int
+    error_delay: float
+    reject_bare_line_endings: bool
+
+
+@dataclass(slots=True)
+class ServerContext:
+    """What every session shares: identity, limits, the directory snapshot, intake."""
+
+    hostname: str
+    limits: Limits
+    relay_networks: Sequence[Network]
+    directory: Callable[[], Directory]
+    intake: Intake
+    spool_dir: str
+    verify_password: Callable[[str, str], bool]
+    tls_available: bool
+
+
+@dataclass(slots=True)
+class ClientInfo:
+    ip: str
+    port: int
+    listener: ListenerPolicy
+    tls: Callable[[], TlsInfo | None] = lambda: None
+
+
+@dataclass(slots=True)
+class _Transaction:
+    queue_id: str
+    sender: str
+    body_type: str
+    smtputf8: bool
+    ret: str | None
+    envid: str | None
+    recipients: list[NewRecipient] = field(default_factory=list)
+    rcpt_addresses: list[str] = field(default_factory=list)
+    rcpt_commands: int = 0
+    spool: Spool | None = None
+    headers: HeaderWatcher | None = None
+    too_big: bool = False
+    bdat_failed: bool = False
+
+
+class InboundSession:
+    def __init__(self, server: ServerContext, client: ClientInfo, conn: ServerConnection) -> None:
+        self._server = server
+        self._client = client
+        self._conn = conn
+        self._limits = server.limits
+        self.session_id = secrets.token_hex(5)
+        self._helo = ""
+        self._extended = False
+        self._user: str | None = None
+        self._tx: _Transaction | None = None
+        self._sasl: sasl.Exchange | None = None
+        self.errors = 0
+        self.start_tls_requested = False
+        self.messages = 0
+
+    # --- connection level ------------------------------------------------------------------
+    def greeting(self) -> Reply:
+        return R.greeting(self._server.hostname)
+
+    def penalty(self) -> float:
+        """Seconds to wait before the next reply: slows down clients that keep making errors."""
+        over = self.errors - self._limits.error_delay_after
+        return min(over * self._limits.error_delay, 30.0) if over > 0 else 0.0
+
+    def close(self) -> None:
+        self._drop_transaction()
+
+    def _fields(self) -> dict[str, object]:
+        fields: dict[str, object] = {"session": self.session_id}
+        if self._tx:
+            fields["queue_id"] = self._tx.queue_id
+        return fields
+
+    def _error(self, reply: Reply) -> Reply:
+        """Count a client error; past the limit the answer becomes 421 and the session ends."""
+        self.errors += 1
+        if self.errors >= self._limits.max_errors:
+            log_event(
+                log, "too many errors", logging.WARNING, **self._fields(), client=self._client.ip
+            )
+            return R.TOO_MANY_ERRORS
+        return reply
+
+    # --- dispatch ---------------------------------------------------------------------------
+    async def handle(self, event: ev.Event) -> Reply | None:  # noqa: PLR0911 - one arm per event
+        match event:
+            case ev.MessageData(data):
+                self._on_data(data)
+                return None
+            case ev.ConnectionClosed():
+                self.close()
+                return None
+            case ev.DataEnd() | ev.ChunkEnd():
+                return await self._on_message_end(event)
+            case ev.CommandError(reply):
+                return self._error(reply)
+        handler = self._HANDLERS.get(type(event))
+        assert handler is not None, f"no handler for {event!r}"
+        result = handler(self, event)
+        return await result if asyncio.iscoroutine(result) else result  # type: ignore[no-any-return]
+
+    # --- session commands -------------------------------------------------------------------
+    def _on_ehlo(self, event: ev.Ehlo) -> Reply:
+        self._drop_transaction()
+        self._helo, self._extended = event.domain, event.extended
+        log_event(log, "helo", session=self.session_id, helo=event.domain, client=self._client.ip)
+        if not event.extended:
+            return R.helo(self._server.hostname)
+        tls = self._conn.tls_active
+        offer_auth = self._client.listener.auth and tls and not self._conn.authenticated
+        return ehlo_lines(
+            self._server.hostname,
+            "Roost",
+            size=self._limits.max_message_size,
+            starttls=self._server.tls_available and not tls,
+            auth_mechanisms=sasl.MECHANISMS if offer_auth else (),
+            chunking=True,
+            smtputf8=True,
+            dsn=True,
+        )
+
+    def _on_rset(self, _: ev.Rset) -> Reply:
+        self._drop_transaction()
+        return R.OK
+
+    def _on_noop(self, _: ev.Noop) -> Reply:
+        return R.OK
+
+    def _on_quit(self, _: ev.Quit) -> Reply:
+        self._drop_transaction()
+        return R.BYE
+
+    def _on_help(self, _: ev.Help) -> Reply:
+        return R.HELP
+
+    def _on_vrfy(self, _: ev.Vrfy) -> Reply:
+        return R.VRFY_CANNOT  # RFC 5321 §3.5.3: 252, no user enumeration
+
+    def _on_expn(self, _: ev.Expn) -> Reply:
+        return R.EXPN_DISABLED
+
+    def _on_starttls(self, _: ev.StartTls) -> Reply:
+        if not self._server.tls_available:
+            return R.TLS_UNAVAILABLE
+        self.start_tls_requested = True
+        self._drop_transaction()
+        return R.TLS_GO_AHEAD
+
+    # --- AUTH (RFC 4954) ----------------------------------------------------------------------
+    async def _on_auth(self, event: ev.Auth) -> Reply:
+        if not self._client.listener.auth:
+            return self._error(R.AUTH_NOT_OFFERED)
+        if not self._conn.tls_active:
+            return self._error(R.ENCRYPTION_REQUIRED)  # RFC 4954 §4: no plaintext AUTH before TLS
+        step = sasl.start(event.mechanism, event.initial_response)
+        return await self._sasl_step(step)
+
+    async def _on_auth_response(self, event: ev.AuthResponse) -> Reply:
+        exchange, self._sasl = self._sasl, None
+        if event.cancelled or exchange is None:
+            return self._error(R.AUTH_CANCELLED)  # RFC 4954 §4: "*" cancels with 501
+        return await self._sasl_step(exchange.step(event.data))
+
+    async def _sasl_step(self, step: sasl.Step) -> Reply:
+        match step:
+            case sasl.Challenge(exchange, challenge):
+                self._sasl = exchange
+                return R.auth_challenge(base64.b64encode(challenge).decode("ascii"))
+            case sasl.Credentials():
+                return await self._check_credentials(step)
+            case sasl.SaslFailure(reply):
+                return self._error(reply)
+        raise AssertionError(step)
+
+    async def _check_credentials(self, creds: sasl.Credentials) -> Reply:
+        username = creds.username.strip().lower()
+        user = self._server.directory().users.get(username)
+        # RFC 4616 §2: an authorization identity other than the user's own is not granted.
+        authz_ok = creds.authzid in ("", username, creds.username)
+        stored = user.password_hash if user else _DUMMY_HASH
+        ok = await asyncio.to_thread(self._server.verify_password, stored, creds.password)
+        if not (ok and user and authz_ok):
+            log_event(
+                log,
+                "auth failed",
+                logging.WARNING,
+                session=self.session_id,
+                client=self._client.ip,
+                user=username,
+            )
+            return self._error(R.AUTH_FAILED)
+        self._user = username
+        log_event(log, "auth", session=self.session_id, user=username)
+        return R.AUTH_OK
+
+    # --- transaction ------------------------------------------------------------------------
+    def _on_mail(self, event: ev.MailFrom) -> Reply:
+        if self._client.listener.auth_required and self._user is None:
+            return self._error(R.AUTH_REQUIRED)  # RFC 6409 §4.3
+        try:
+            params = parse_mail_params(event.params)
+        except ParamError as exc:
+            return self._error(exc.reply)
+        if params.size is not None and params.size > self._limits.max_message_size:
+            return R.TOO_BIG  # RFC 1870 §6.2
+        sender = event.reverse_path
+        if self._user and sender and not may_send_as(self._server.directory(), self._user, sender):
+            return self._error(R.SENDER_NOT_OWNED)
+        self._tx = _Transaction(
+            new_queue_id(), sender, params.body or "7BIT", params.smtputf8, params.ret, params.envid
+        )
+        log_event(
+            log,
+            "from",
+            **self._fields(),
+            sender=f"<{sender}>",
+            client=self._client.ip,
+            size=params.size or "",
+            user=self._user or "",
+        )
+        return R.SENDER_OK
+
+    def _on_rcpt(self, event: ev.RcptTo) -> Reply:
+        tx = self._tx
+        assert tx is not None, "the state table allows RCPT only inside a transaction"
+        if tx.rcpt_commands >= self._limits.max_recipients:
+            return R.TOO_MANY_RECIPIENTS  # RFC 5321 §4.5.3.1.10: 452, client retries later
+        tx.rcpt_commands += 1
+        try:
+            params = parse_rcpt_params(event.params)
+        except ParamError as exc:
+            return self._error(exc.reply)
+        address = self._expand_postmaster(event.forward_path)
+        reply = self._route(tx, address, params.notify, params.orcpt)
+        log_event(log, "to", **self._fields(), rcpt=f"<{address}>", status=reply.code)
+        return reply
+
+    def _expand_postmaster(self, path: str) -> str:
+        """RFC 5321 §4.1.1.3: a bare <postmaster> means this host's postmaster."""
+        if "@" in path:
+            return path
+        domains = sorted(self._server.directory().domains)
+        return f"postmaster@{domains[0]}" if domains else f"postmaster@{self._server.hostname}"
+
+    def _route(
+        self, tx: _Transaction, address: str, notify: tuple[str, ...] | None, orcpt: str | None
+    ) -> Reply:
+        directory = self._server.directory()
+        if is_local_domain(directory, address):
+            targets = resolve(directory, address)
+            if targets is None:
+                return self._error(R.NO_SUCH_USER)
+        elif self._user is not None or self._trusted_client():
+            targets = None
+        else:
+            return self._error(R.RELAY_DENIED)
+        notify_text = ",".join(notify) if notify else None
+        if targets is None:
+            tx.recipients.append(NewRecipient(address, None, b"", orcpt, notify_text))
+        else:
+            original = orcpt or f"rfc822;{address}"
+            for target in targets:
+                prefix = _delivery_prefix(tx.sender, target.address) if target.local_user else b""
+                tx.recipients.append(
+                    NewRecipient(target.address, target.local_user, prefix, original, notify_text)
+                )
+        tx.rcpt_addresses.append(address)
+        return R.RECIPIENT_OK
+
+    def _trusted_client(self) -> bool:
+        try:
+            ip = ipaddress.ip_address(self._client.ip)
+        except ValueError:
+            return False
+        return any(ip in net for net in self._server.relay_networks)
+
+    # --- message content --------------------------------------------------------------------
+    def _on_data_cmd(self, _: ev.Data) -> Reply:
+        self._start_content()
+        return R.START_DATA
+
+    def _on_bdat(self, _: ev.Bdat) -> None:
+        tx = self._tx
+        if tx is not None and tx.spool is None and not tx.bdat_failed:
+            self._start_content()
+        return None
+
+    def _start_content(self) -> None:
+        tx = self._tx
+        assert tx is not None
+        tx.spool = Spool(self._server.spool_dir)
+        tx.headers = HeaderWatcher(self._limits.max_header_size)
+
+    def _on_data(self, data: bytes) -> None:
+        tx = self._tx
+        if tx is None or tx.spool is None:
+            return  # a refused BDAT: the connection consumes the bytes, we drop them
+        tx.headers.feed(data) if tx.headers else None
+        if tx.spool.size + len(data) > self._limits.max_message_size:
+            tx.too_big = True
+            tx.spool.discard()
+            tx.spool = None
+            return
+        tx.spool.write(data)
+
+    async def _on_message_end(self, event: ev.DataEnd | ev.ChunkEnd) -> Reply:
+        tx = self._tx
+        if tx is None or not tx.recipients:
+            self._drop_transaction()
+            return self._error(R.NO_VALID_RECIPIENTS)  # RFC 3030 §2: BDAT without RCPT
+        refusal = self._content_refusal(tx, event)
+        if refusal is not None:
+            if isinstance(event, ev.ChunkEnd) and not event.last:
+                tx.bdat_failed = True  # keep refusing the chunks until LAST (RFC 3030 §2)
+                self._discard_content(tx)
+                return refusal
+            self._drop_transaction()
+            return refusal
+        if isinstance(event, ev.ChunkEnd) and not event.last:
+            assert tx.spool is not None
+            return R.chunk_ok(tx.spool.size)
+        return await self._store(tx)
+
+    def _content_refusal(self, tx: _Transaction, event: ev.DataEnd | ev.ChunkEnd) -> Reply | None:
+        if tx.bdat_failed:
+            return R.TRANSACTION_FAILED
+        if tx.too_big:
+            return R.TOO_BIG
+        if tx.headers is not None and tx.headers.too_big:
+            return R.HEADER_TOO_BIG
+        if isinstance(event, ev.DataEnd):
+            if event.nul:
+                return R.NUL_IN_DATA
+            if event.bare_line_ending and self._limits.reject_bare_line_endings:
+                return R.BARE_LINE_ENDING  # SMTP smuggling defence, RFC 5321 §2.3.8
+            if event.long_line:
+                return R.LINE_TOO_LONG
+        return None
+
+    async def _store(self, tx: _Transaction) -> Reply:
+        assert tx.spool is not None
+        content = tx.spool.finish()
+        tx.spool = None
+        prefix = self._prefix(tx)
+        build = self._builder(tx, prefix)
+        try:
+            await self._server.intake.submit(content, build)
+        except Exception as exc:
+            content.discard()
+            log_event(log, "not stored", logging.ERROR, **self._fields(), error=repr(exc))
+            self._tx = None
+            return R.LOCAL_ERROR
+        self.messages += 1
+        log_event(
+            log,
+            "queued",
+            **self._fields(),
+            size=content.size + len(prefix),
+            nrcpt=len(tx.recipients),
+        )
+        self._tx = None
+        return R.queued(tx.queue_id)
+
+    def _builder(self, tx: _Transaction, prefix: bytes) -> Callable[[BlobRef], NewMessage]:
+        received_at = datetime.now(UTC)
+
+        def build(blob: BlobRef) -> NewMessage:
+            return NewMessage(
+                queue_id=tx.queue_id,
+                sender=tx.sender,
+                recipients=tuple(tx.recipients),
+                blob=blob,
+                prefix=prefix,
+                received_at=received_at,
+                client_ip=self._client.ip,
+                helo=self._helo,
+                auth_user=self._user,
+                body_type=tx.body_type,
+                smtputf8=tx.smtputf8,
+                ret=tx.ret,
+                envid=tx.envid,
+            )
+
+        return build
+
+    def _prefix(self, tx: _Transaction) -> bytes:
+        trace = TraceInfo(
+            helo=self._helo,
+            client_ip=self._client.ip,
+            hostname=self._server.hostname,
+            queue_id=tx.queue_id,
+            extended=self._extended,
+            tls=self._client.tls(),
+            authenticated=self._user is not None,
+            smtputf8=tx.smtputf8,
+            recipients=tuple(tx.rcpt_addresses),
+            when=datetime.now(UTC).astimezone(),
+        )
+        prefix = received_header(trace)
+        if self._user is not None and tx.headers is not None:
+            prefix += self._submission_fixups(tx.headers.field_names())
+        return prefix
+
+    def _submission_fixups(self, present: set[str]) -> bytes:
+        """RFC 6409 §8.2, §8.3: a submission server may add a missing Date and Message-ID."""
+        added = b""
+        if "date" not in present:
+            added += (
+                f"Date: {email.utils.format_datetime(datetime.now(UTC).astimezone())}\r\n".encode()
+            )
+        if "message-id" not in present:
+            added += f"Message-ID: <{secrets.token_hex(12)}@{self._server.hostname}>\r\n".encode()
+        return added
+
+    def _discard_content(self, tx: _Transaction) -> None:
+        if tx.spool is not None:
+            tx.spool.discard()
+            tx.spool = None
+
+    def _drop_transaction(self) -> None:
+        if self._tx is not None:
+            self._discard_content(self._tx)
+            self._tx = None
+
+    _HANDLERS: dict[type, Callable[..., object]] = {
+        ev.Ehlo: _on_ehlo,
+        ev.MailFrom: _on_mail,
+        ev.RcptTo: _on_rcpt,
+        ev.Data: _on_data_cmd,
+        ev.Bdat: _on_bdat,
+        ev.Rset: _on_rset,
+        ev.Noop: _on_noop,
+        ev.Quit: _on_quit,
+        ev.Help: _on_help,
+        ev.Vrfy: _on_vrfy,
+        ev.Expn: _on_expn,
+        ev.StartTls: _on_starttls,
+        ev.Auth: _on_auth,
+        ev.AuthResponse: _on_auth_response,
+    }
+
+
+def _delivery_prefix(sender: str, recipient: str) -> bytes:
+    """RFC 5321 §4.4: the final delivery adds Return-Path; Delivered-To marks the mailbox."""
+    return f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n".encode()
+
+
+# Verified against when the user does not exist, so a failed login costs the same time either way.
+_DUMMY_HASH = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZGVhZGJlZWZkZWFkYmVlZmRlYWRiZWVmZGVhZGJlZWY"
