@@ -82,21 +82,24 @@ def test_full_transaction(t: Transcript) -> None:
     """EHLO, MAIL, RCPT, DATA and the end of data run through every state back to READY."""
     t.ehlo()
     t.cmd("MAIL FROM:<a@b.example>", event=MailFrom("a@b.example", {}))
-    assert t.conn.state is State.MAIL and t.conn.in_transaction
+    assert t.conn.state is State.MAIL
+    assert t.conn.in_transaction
     t.cmd("RCPT TO:<c@d.example>", event=RcptTo("c@d.example", {}))
     assert t.conn.state is State.RCPT
-    data, end = t.data("Subject: x\r\n\r\nhello\r\n.\r\n")
+    data, _end = t.data("Subject: x\r\n\r\nhello\r\n.\r\n")
     assert data == b"Subject: x\r\n\r\nhello\r\n"
     assert t.conn.state is State.DATA
     t.reply(C250_OK)
-    assert t.conn.state is State.READY and not t.conn.in_transaction
+    assert t.conn.state is State.READY
+    assert not t.conn.in_transaction
 
 
 def test_mail_refused_stays_ready(t: Transcript) -> None:
     """A 5xx to MAIL opens no transaction."""
     t.ehlo()
     t.cmd("MAIL FROM:<a@b.example>", reply=C550_RELAY_DENIED)
-    assert t.conn.state is State.READY and not t.conn.in_transaction
+    assert t.conn.state is State.READY
+    assert not t.conn.in_transaction
 
 
 def test_rcpt_refused_keeps_mail_state(t: Transcript) -> None:
@@ -145,7 +148,8 @@ def test_rset_ends_transaction(t: Transcript) -> None:
     """A 250 to RSET forgets the transaction and returns to READY."""
     t.transaction()
     t.cmd("RSET", event=Rset())
-    assert t.conn.state is State.READY and not t.conn.in_transaction
+    assert t.conn.state is State.READY
+    assert not t.conn.in_transaction
 
 
 def test_rset_before_ehlo_keeps_greeting_state(t: Transcript) -> None:
@@ -158,7 +162,8 @@ def test_ehlo_resets_transaction(t: Transcript) -> None:
     """A 250 to EHLO mid-transaction resets it (RFC 5321 §4.1.4)."""
     t.transaction()
     t.ehlo()
-    assert t.conn.state is State.READY and not t.conn.in_transaction
+    assert t.conn.state is State.READY
+    assert not t.conn.in_transaction
 
 
 @pytest.mark.parametrize(
@@ -221,7 +226,8 @@ def test_trailing_space_tolerated(t: Transcript) -> None:
 def test_quit_closes(t: Transcript) -> None:
     """221 to QUIT closes: wants_close, state CLOSED, then ConnectionClosed."""
     t.cmd("QUIT", event=Quit(), reply=C221_BYE)
-    assert t.conn.wants_close and t.conn.state is State.CLOSED
+    assert t.conn.wants_close
+    assert t.conn.state is State.CLOSED
     assert t.out.endswith(b"221 2.0.0 Bye\r\n")
     t.expect_event(ConnectionClosed())
 
@@ -248,7 +254,8 @@ def test_421_closes_from_any_state(t: Transcript) -> None:
     t.client("NOOP\r\n")
     t.event()
     t.reply(C421_SHUTTING_DOWN)
-    assert t.conn.wants_close and t.conn.state is State.CLOSED
+    assert t.conn.wants_close
+    assert t.conn.state is State.CLOSED
 
 
 def test_unsolicited_421(t: Transcript) -> None:
