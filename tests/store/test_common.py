@@ -34,3 +34,12 @@ def test_normalisation() -> None:
     for bad in ("nobody", "@x.test", "a b@x.test"):
         with pytest.raises(StoreError):
             normalize_email(bad)
+
+
+def test_dsn_password_is_redacted() -> None:
+    """Connection errors name the server but never print the password."""
+    from roost.store.postgres.store import redact
+
+    shown = redact("postgresql://roost:s3cret@db.internal:5432/roost")
+    assert "s3cret" not in shown
+    assert "db.internal" in shown

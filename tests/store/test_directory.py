@@ -130,3 +130,11 @@ def test_load_directory_snapshot(local_store: Store) -> None:
     assert directory.domains == frozenset({"example.org"})
     assert set(directory.users) == {"alice@example.org", "bob@example.org"}
     assert directory.aliases == {"team@example.org": ("alice@example.org", "bob@example.org")}
+
+
+def test_readding_alias_targets_keeps_serial(local_store: Store) -> None:
+    """Adding targets an alias already has is a no-op and does not make servers reload."""
+    local_store.add_alias("a@example.org", ["alice@example.org"])
+    serial = local_store.directory_serial()
+    local_store.add_alias("A@example.org", ["ALICE@example.org"])
+    assert local_store.directory_serial() == serial

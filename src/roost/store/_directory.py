@@ -132,8 +132,9 @@ class DirectoryMixin(SqlBase):
             _require_local(tx, domain_of(src))
             existing = {r[0] for r in tx.all("SELECT target FROM aliases WHERE source = ?", (src,))}
             new = [(src, t, domain_of(src)) for t in wanted if t not in existing]
-            tx.executemany("INSERT INTO aliases (source, target, domain) VALUES (?, ?, ?)", new)
-            tx.execute(_BUMP_SERIAL)
+            if new:  # re-adding known targets changes nothing, so the serial stays put
+                tx.executemany("INSERT INTO aliases (source, target, domain) VALUES (?, ?, ?)", new)
+                tx.execute(_BUMP_SERIAL)
 
     def remove_alias(self, source: str) -> None:
         src = normalize_alias_source(source)

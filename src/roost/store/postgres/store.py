@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from psycopg import errors, sql
+from psycopg import conninfo, errors, sql
 
 from roost.store._base import Row, Tx
 from roost.store.common import to_utc, utc_now
@@ -84,7 +84,7 @@ class PostgresStore(SqlStore):
         try:
             conn = psycopg.connect(self._dsn, autocommit=False)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to PostgreSQL ({self._dsn}): {exc}") from exc
+            raise StoreError(f"cannot connect to PostgreSQL ({redact(self._dsn)}): {exc}") from exc
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._lock_key,))
@@ -176,6 +176,17 @@ def _translate(exc: psycopg.Error) -> StoreError:
     if isinstance(exc, errors.UniqueViolation):
         return AlreadyExists(f"PostgreSQL: {exc}")
     return StoreError(f"PostgreSQL: {exc}")
+
+
+def redact(dsn: str) -> str:
+    """The DSN without its password, fit for an error message or a log line."""
+    try:
+        params = conninfo.conninfo_to_dict(dsn)
+    except psycopg.Error:
+        return "<unparsable DSN>"
+    hidden = params.pop("password", None) is not None
+    text = conninfo.make_conninfo(**{k: str(v) for k, v in params.items()})
+    return f"{text} (password hidden)" if hidden else text
 
 
 def postgres_migrations() -> list[Migration]:
