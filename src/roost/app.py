@@ -100,8 +100,9 @@ class RoostServer:
         self._store = open_store(cfg)
         self._blobs = open_blobs(cfg)
         self._runner = AsyncStore()
-        self._intake = Intake(self._store, self._blobs, self._runner,
-                              max_batch=cfg.smtp.group_commit_max)
+        self._intake = Intake(
+            self._store, self._blobs, self._runner, max_batch=cfg.smtp.group_commit_max
+        )
         self._intake.start()
         self._directory = DirectoryCache(self._store, self._runner)
         self._tasks.append(asyncio.create_task(self._directory.poll(DIRECTORY_POLL_SECONDS)))
@@ -148,8 +149,9 @@ class RoostServer:
     ) -> None:
         if tls is None and policy.auth:
             raise ConfigError(
-                f"listeners.{policy.name}: needs TLS but tls.cert/tls.key do not exist; "
-                f"run `roost init`, set tls.cert and tls.key, or set listeners.{policy.name}.enabled = false"
+                f"listeners.{policy.name}: needs TLS but tls.cert/tls.key do not exist; run "
+                "`roost init`, set tls.cert and tls.key, or set "
+                f"listeners.{policy.name}.enabled = false"
             )
         limits = self.config.limits
         handler = SmtpHandler(
@@ -163,19 +165,27 @@ class RoostServer:
         host, port = _split_address(listener.address)
         try:
             server = await asyncio.start_server(
-                handler, host, port, ssl=tls if policy.implicit_tls else None,
+                handler,
+                host,
+                port,
+                ssl=tls if policy.implicit_tls else None,
                 ssl_handshake_timeout=30.0 if policy.implicit_tls else None,
-                reuse_address=True, backlog=1024, limit=2**20,
+                reuse_address=True,
+                backlog=1024,
+                limit=2**20,
             )
         except OSError as exc:
             raise ConfigError(
-                f"listeners.{policy.name}.address = {listener.address!r}: cannot listen ({exc.strerror}); "
-                "choose a free address:port (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+                f"listeners.{policy.name}.address = {listener.address!r}: cannot listen "
+                f"({exc.strerror}); choose a free address:port "
+                "(ports below 1024 need root or CAP_NET_BIND_SERVICE)"
             ) from None
         self._servers.append(server)
         self._handlers.append(handler)
         self.ports[policy.name] = server.sockets[0].getsockname()[1]
-        log_event(log, "listening", listener=policy.name, address=f"{host}:{self.ports[policy.name]}")
+        log_event(
+            log, "listening", listener=policy.name, address=f"{host}:{self.ports[policy.name]}"
+        )
 
     async def reload_directory(self) -> None:
         await self._directory.refresh()
@@ -207,7 +217,7 @@ async def run(config: RoostConfig, ready: Callable[[RoostServer], None] | None =
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    log_event(log, "ready", hostname=config.server.hostname, **{k: v for k, v in server.ports.items()})
+    log_event(log, "ready", hostname=config.server.hostname, **dict(server.ports))
     if ready:
         ready(server)
     await stop.wait()

@@ -62,7 +62,9 @@ class RunningServer:
 
     def smtp(self, listener: str = "mx") -> smtplib.SMTP:
         if listener == "submissions":
-            return smtplib.SMTP_SSL("127.0.0.1", self.port(listener), context=client_tls(), timeout=30)
+            return smtplib.SMTP_SSL(
+                "127.0.0.1", self.port(listener), context=client_tls(), timeout=30
+            )
         return smtplib.SMTP("127.0.0.1", self.port(listener), timeout=30)
 
     def submission(self, user: str = ALICE, password: str = ALICE_PASSWORD) -> smtplib.SMTP:

@@ -38,7 +38,8 @@ def start_server(config_path: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "roost", "--config", str(config_path), "serve"],
-            stdout=out, stderr=out,
+            stdout=out,
+            stderr=out,
         )
 
 

@@ -35,7 +35,9 @@ def test_mx_delivers_to_local_inbox(server: RunningServer) -> None:
         client.sendmail("someone@sender.example", [ALICE], make_message("a@b", ALICE, "first"))
     (msg,) = server.inbox(ALICE)
     raw = server.message_bytes(msg)
-    assert raw.startswith(b"Return-Path: <someone@sender.example>\r\nDelivered-To: alice@roost.test\r\n")
+    assert raw.startswith(
+        b"Return-Path: <someone@sender.example>\r\nDelivered-To: alice@roost.test\r\n"
+    )
     assert b"Received: from sender.example ([127.0.0.1])" in raw
     assert b"with ESMTP id " in raw
     assert b"for <alice@roost.test>" in raw
@@ -200,8 +202,16 @@ def test_ehlo_advertises_extensions(server: RunningServer) -> None:
     """EHLO lists the ESMTP extensions Roost implements."""
     with server.smtp() as client:
         client.ehlo("x.example")
-        for ext in ("pipelining", "size", "8bitmime", "smtputf8", "starttls",
-                    "enhancedstatuscodes", "chunking", "dsn"):
+        for ext in (
+            "pipelining",
+            "size",
+            "8bitmime",
+            "smtputf8",
+            "starttls",
+            "enhancedstatuscodes",
+            "chunking",
+            "dsn",
+        ):
             assert client.has_extn(ext), ext
         assert client.esmtp_features["size"] == str(server.config.limits.max_message_size)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import secrets
 import time
 
-_ALPHABET = "0123456789BCDFGHJKLMNPQRSTVWXYZ"  # no vowels (no accidental words), as Postfix's long ids
+_ALPHABET = (
+    "0123456789BCDFGHJKLMNPQRSTVWXYZ"  # no vowels (no accidental words), as Postfix's long ids
+)
 
 
 def new_queue_id(now_ns: int | None = None) -> str:

@@ -67,7 +67,7 @@ class Intake:
         await done
 
     def _drain(self) -> list[_Pending]:
-        batch = []
+        batch: list[_Pending] = []
         while len(batch) < self._max_batch and not self._waiting.empty():
             batch.append(self._waiting.get_nowait())
         return batch

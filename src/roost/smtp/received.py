@@ -31,10 +31,7 @@ class TraceInfo:
 
 def protocol_keyword(info: TraceInfo) -> str:
     """The "with" value: RFC 3848 (ESMTP, ESMTPS, ESMTPA, ESMTPSA) and RFC 6531 §3.7.3 (UTF8...)."""
-    if info.smtputf8:
-        base = "UTF8SMTP"
-    else:
-        base = "ESMTP" if info.extended else "SMTP"
+    base = "UTF8SMTP" if info.smtputf8 else ("ESMTP" if info.extended else "SMTP")
     suffix = ("S" if info.tls else "") + ("A" if info.authenticated else "")
     return base + suffix
 

@@ -55,7 +55,8 @@ class Store(Protocol):
 
     # --- directory: domains, users, aliases -----------------------------------------------
     def add_domain(self, name: str) -> None: ...  # AlreadyExists
-    def remove_domain(self, name: str) -> None: ...  # NotFound; refuses while users exist (StoreError)
+    # NotFound; refuses while users exist (StoreError)
+    def remove_domain(self, name: str) -> None: ...
     def list_domains(self) -> list[str]: ...
     def add_user(self, email: str, password_hash: str) -> None: ...  # creates DEFAULT_MAILBOXES
     def remove_user(self, email: str) -> None: ...  # NotFound; removes mailboxes and messages

@@ -6,12 +6,12 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# RFC 9051 §2.3.1.1 / RFC 6154: the mailboxes every new user gets; INBOX is special (case-insensitive).
+# RFC 9051 §2.3.1.1 / RFC 6154: every new user's mailboxes; INBOX is case-insensitive.
 DEFAULT_MAILBOXES: tuple[str, ...] = ("INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive")
 
 
 class QueueState(enum.StrEnum):
-    """Postfix's queue states: incoming (just accepted), active (being delivered), deferred, hold."""
+    """Postfix's queue states: incoming (new), active (being delivered), deferred, hold."""
 
     INCOMING = "incoming"
     ACTIVE = "active"
@@ -84,7 +84,7 @@ class QueueRecipient:
 
 @dataclass(frozen=True, slots=True)
 class QueueEntry:
-    """A message in the queue with its recipients (the ones not yet finished and the finished ones)."""
+    """A message in the queue with all its recipients, finished or not."""
 
     queue_id: str
     state: QueueState
