@@ -26,7 +26,7 @@ def _postgres_available() -> str | None:
     return None
 
 
-_PG_ERROR: str | None | bool = False  # False: not probed yet
+_PG_ERROR: str | bool | None = False  # False: not probed yet
 
 
 def require_postgres() -> None:

@@ -73,9 +73,13 @@ class DnsConfig(_Section):
 
 class LimitsConfig(_Section):
     max_message_size: int = Field(50 * 1024 * 1024, ge=1024, description="SIZE (RFC 1870)")
-    max_recipients: int = Field(100, ge=1, description="RCPTs per transaction (RFC 5321 §4.5.3.1.8)")
+    max_recipients: int = Field(
+        100, ge=1, description="RCPTs per transaction (RFC 5321 §4.5.3.1.8)"
+    )
     max_line_length: int = Field(1000, ge=1000, description="message line incl. CRLF (§4.5.3.1.6)")
-    max_header_size: int = Field(1024 * 1024, ge=1024, description="bytes before the first empty line")
+    max_header_size: int = Field(
+        1024 * 1024, ge=1024, description="bytes before the first empty line"
+    )
     max_connections: int = Field(1000, ge=1)
     max_connections_per_ip: int = Field(50, ge=1)
     command_timeout: float = Field(300.0, gt=0, description="RFC 5321 §4.5.3.2.7: 5 minutes")
