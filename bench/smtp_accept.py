@@ -53,7 +53,8 @@ def run(cmd: list[str | Path], **kw: object) -> subprocess.CompletedProcess[str]
     result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)  # type: ignore[call-overload]
     if result.returncode != 0:
         raise RuntimeError(
-            f"{' '.join(map(str, cmd))} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+            f"{' '.join(map(str, cmd))} failed ({result.returncode}):\n"
+            f"{result.stdout}{result.stderr}"
         )
     return result
 
@@ -142,7 +143,7 @@ def smtp_source(port: int, cell: Cell, messages: int) -> tuple[float, float]:
 
 
 class PostfixInstance:
-    """A private Postfix: own config, queue and data directories; loopback port only; all on hold."""
+    """A private Postfix: own config, queue and data dirs; one loopback port; all mail on hold."""
 
     def __init__(self, root: Path, port: int, maillog: bool) -> None:
         self.root = root
@@ -523,7 +524,10 @@ def main(argv: list[str] | None = None) -> int:
             indent=2,
         )
     )
-    print(f"\n{meta['date']} commit {meta['commit']}, {meta['cpus']} CPUs, Postfix {meta['postfix']}")
+    head = (
+        f"\n{meta['date']} commit {meta['commit']}, {meta['cpus']} CPUs, Postfix {meta['postfix']}"
+    )
+    print(head)
     print(md)
     log(f"raw results: {out}")
     return 0
