@@ -178,8 +178,8 @@ def _drain(conn: ServerConnection, events: list[Event]) -> None:
 
 def auto_reply(ev: Event) -> Reply:
     """A plausible session answer: accept everything, 354 to DATA, refuse errors as suggested."""
-    from roost.smtp.events import Quit
-    from roost.smtp.reply import C221_BYE
+    from roost.smtp.events import Quit, StartTls
+    from roost.smtp.reply import C221_BYE, C454_TLS_UNAVAILABLE
 
     if isinstance(ev, CommandError):
         return ev.reply
@@ -187,6 +187,8 @@ def auto_reply(ev: Event) -> Reply:
         return C354_START_DATA
     if isinstance(ev, Quit):
         return C221_BYE
+    if isinstance(ev, StartTls):
+        return C454_TLS_UNAVAILABLE  # keep reading plaintext so later input is exercised
     return C250_OK
 
 

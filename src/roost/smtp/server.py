@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from roost.smtp import reply as r
 from roost.smtp._state import (
-    COMMAND_STATES,
     TRANSACTION_STATES,
     Effect,
     Flags,
@@ -330,8 +329,3 @@ class ServerConnection:
         self._authenticated = False
         self._utf8_txn = False
         self._buf.clear()
-
-
-def is_command_state(state: State) -> bool:
-    """True when the connection reads command lines (not DATA, BDAT, SASL or TLS setup)."""
-    return state in COMMAND_STATES
