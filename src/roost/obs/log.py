@@ -20,7 +20,9 @@ class TextFormatter(logging.Formatter):
         stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         fields: dict[str, Any] = getattr(record, _FIELDS, {})
         qid = fields.get("queue_id") or fields.get("session") or "-"
-        rest = ", ".join(f"{k}={_text(v)}" for k, v in fields.items() if k not in ("queue_id",))
+        rest = ", ".join(
+            f"{k}={_text(v)}" for k, v in fields.items() if k != "queue_id" and v not in ("", None)
+        )
         line = f"{stamp} {record.levelname.lower()} {record.name}: {qid}: {record.getMessage()}"
         return f"{line}: {rest}" if rest else line
 

@@ -14,11 +14,14 @@ from collections import Counter
 from dataclasses import dataclass
 
 from roost.obs.log import log_event
-from roost.smtp import replies as R
 from roost.smtp.events import NEED_DATA, ConnectionClosed
 from roost.smtp.inbound import ClientInfo, InboundSession, ListenerPolicy, ServerContext
 from roost.smtp.received import TlsInfo
-from roost.smtp.reply import Reply
+from roost.smtp.reply import (
+    C421_TIMEOUT,
+    C421_TOO_MANY_CONNECTIONS,
+    Reply,
+)
 from roost.smtp.server import ServerConnection, ServerOptions, State
 
 log = logging.getLogger("roost.smtp")
@@ -95,7 +98,7 @@ class SmtpHandler:
         ip, port = str(peer[0]), int(peer[1])
         try:
             if not self._limiter.acquire(ip):
-                await _say_and_close(writer, R.TOO_MANY_CONNECTIONS)
+                await _say_and_close(writer, C421_TOO_MANY_CONNECTIONS)
                 return
             try:
                 await self._serve(reader, writer, ip, port)
@@ -148,7 +151,7 @@ class SmtpHandler:
                 await _flush(writer, out)
                 data = await self._read(reader, conn)
                 if data is None:
-                    out += R.TIMEOUT.format()
+                    out += C421_TIMEOUT.format()
                     break
                 conn.receive_data(data)
                 continue

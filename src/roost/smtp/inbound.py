@@ -9,7 +9,6 @@ the replies it returns. It may await the store (through intake) and password che
 from __future__ import annotations
 
 import asyncio
-import base64
 import email.utils
 import functools
 import ipaddress
@@ -26,13 +25,47 @@ from roost.queue.ids import new_queue_id
 from roost.queue.intake import Intake
 from roost.queue.spool import Spool
 from roost.smtp import events as ev
-from roost.smtp import replies as R
 from roost.smtp import sasl
 from roost.smtp.extensions import ParamError, ehlo_lines, parse_mail_params, parse_rcpt_params
 from roost.smtp.headers import HeaderWatcher
 from roost.smtp.received import TlsInfo, TraceInfo, received_header
 from roost.smtp.recipients import is_local_domain, may_send_as, resolve
-from roost.smtp.reply import Reply
+from roost.smtp.reply import (
+    C214_HELP,
+    C220_GREETING,
+    C220_TLS_GO,
+    C221_BYE,
+    C235_AUTH_OK,
+    C250_CHUNK_OK,
+    C250_HELO,
+    C250_OK,
+    C250_QUEUED,
+    C250_RCPT_OK,
+    C250_SENDER_OK,
+    C252_VRFY,
+    C354_START_DATA,
+    C421_TOO_MANY_ERRORS,
+    C451_LOCAL_ERROR,
+    C452_TOO_MANY_RECIPIENTS,
+    C454_TLS_UNAVAILABLE,
+    C501_AUTH_CANCELLED,
+    C502_AUTH_NOT_OFFERED,
+    C502_EXPN_DISABLED,
+    C530_AUTH_REQUIRED,
+    C535_AUTH_FAILED,
+    C538_ENCRYPTION_REQUIRED,
+    C550_BARE_LINE_ENDING,
+    C550_LINE_TOO_LONG,
+    C550_NO_SUCH_USER,
+    C550_NUL_IN_DATA,
+    C550_RELAY_DENIED,
+    C552_HEADER_TOO_BIG,
+    C552_TOO_BIG,
+    C553_SENDER_NOT_OWNED,
+    C554_NO_VALID_RECIPIENTS,
+    C554_TRANSACTION_FAILED,
+    Reply,
+)
 from roost.smtp.server import ServerConnection
 from roost.store.types import BlobRef, Directory, NewMessage, NewRecipient
 
@@ -124,7 +157,7 @@ class InboundSession:
 
     # --- connection level ------------------------------------------------------------------
     def greeting(self) -> Reply:
-        return R.greeting(self._server.hostname)
+        return C220_GREETING.with_text(f"{self._server.hostname} ESMTP Roost")
 
     def penalty(self) -> float:
         """Seconds to wait before the next reply: slows down clients that keep making errors."""
@@ -147,7 +180,7 @@ class InboundSession:
             log_event(
                 log, "too many errors", logging.WARNING, **self._fields(), client=self._client.ip
             )
-            return R.TOO_MANY_ERRORS
+            return C421_TOO_MANY_ERRORS
         return reply
 
     # --- dispatch ---------------------------------------------------------------------------
@@ -176,7 +209,7 @@ class InboundSession:
         self._helo, self._extended = event.domain, event.extended
         log_event(log, "helo", session=self.session_id, helo=event.domain, client=self._client.ip)
         if not event.extended:
-            return R.helo(self._server.hostname)
+            return C250_HELO.with_text(self._server.hostname)
         tls = self._conn.tls_active
         offer_auth = self._client.listener.auth and tls and not self._conn.authenticated
         return ehlo_lines(
@@ -192,51 +225,53 @@ class InboundSession:
 
     def _on_rset(self, _: ev.Rset) -> Reply:
         self._drop_transaction()
-        return R.OK
+        return C250_OK
 
     def _on_noop(self, _: ev.Noop) -> Reply:
-        return R.OK
+        return C250_OK
 
     def _on_quit(self, _: ev.Quit) -> Reply:
         self._drop_transaction()
-        return R.BYE
+        return C221_BYE
 
     def _on_help(self, _: ev.Help) -> Reply:
-        return R.HELP
+        return C214_HELP
 
     def _on_vrfy(self, _: ev.Vrfy) -> Reply:
-        return R.VRFY_CANNOT  # RFC 5321 §3.5.3: 252, no user enumeration
+        return C252_VRFY  # RFC 5321 §3.5.3: 252, no user enumeration
 
     def _on_expn(self, _: ev.Expn) -> Reply:
-        return R.EXPN_DISABLED
+        return C502_EXPN_DISABLED
 
     def _on_starttls(self, _: ev.StartTls) -> Reply:
         if not self._server.tls_available:
-            return R.TLS_UNAVAILABLE
+            return C454_TLS_UNAVAILABLE
         self.start_tls_requested = True
         self._drop_transaction()
-        return R.TLS_GO_AHEAD
+        return C220_TLS_GO
 
     # --- AUTH (RFC 4954) ----------------------------------------------------------------------
     async def _on_auth(self, event: ev.Auth) -> Reply:
         if not self._client.listener.auth:
-            return self._error(R.AUTH_NOT_OFFERED)
+            return self._error(C502_AUTH_NOT_OFFERED)
         if not self._conn.tls_active:
-            return self._error(R.ENCRYPTION_REQUIRED)  # RFC 4954 §4: no plaintext AUTH before TLS
+            return self._error(
+                C538_ENCRYPTION_REQUIRED
+            )  # RFC 4954 §4: no plaintext AUTH before TLS
         step = sasl.start(event.mechanism, event.initial_response)
         return await self._sasl_step(step)
 
     async def _on_auth_response(self, event: ev.AuthResponse) -> Reply:
         exchange, self._sasl = self._sasl, None
         if event.cancelled or exchange is None:
-            return self._error(R.AUTH_CANCELLED)  # RFC 4954 §4: "*" cancels with 501
+            return self._error(C501_AUTH_CANCELLED)  # RFC 4954 §4: "*" cancels with 501
         return await self._sasl_step(exchange.step(event.data))
 
     async def _sasl_step(self, step: sasl.Step) -> Reply:
         match step:
             case sasl.Challenge(exchange, challenge):
                 self._sasl = exchange
-                return R.auth_challenge(base64.b64encode(challenge).decode("ascii"))
+                return sasl.challenge_reply(challenge)
             case sasl.Credentials():
                 return await self._check_credentials(step)
             case sasl.SaslFailure(reply):
@@ -259,24 +294,24 @@ class InboundSession:
                 client=self._client.ip,
                 user=username,
             )
-            return self._error(R.AUTH_FAILED)
+            return self._error(C535_AUTH_FAILED)
         self._user = username
         log_event(log, "auth", session=self.session_id, user=username)
-        return R.AUTH_OK
+        return C235_AUTH_OK
 
     # --- transaction ------------------------------------------------------------------------
     def _on_mail(self, event: ev.MailFrom) -> Reply:
         if self._client.listener.auth_required and self._user is None:
-            return self._error(R.AUTH_REQUIRED)  # RFC 6409 §4.3
+            return self._error(C530_AUTH_REQUIRED)  # RFC 6409 §4.3
         try:
             params = parse_mail_params(event.params)
         except ParamError as exc:
             return self._error(exc.reply)
         if params.size is not None and params.size > self._limits.max_message_size:
-            return R.TOO_BIG  # RFC 1870 §6.2
+            return C552_TOO_BIG  # RFC 1870 §6.2
         sender = event.reverse_path
         if self._user and sender and not may_send_as(self._server.directory(), self._user, sender):
-            return self._error(R.SENDER_NOT_OWNED)
+            return self._error(C553_SENDER_NOT_OWNED)
         self._tx = _Transaction(
             new_queue_id(), sender, params.body or "7BIT", params.smtputf8, params.ret, params.envid
         )
@@ -289,13 +324,13 @@ class InboundSession:
             size=params.size or "",
             user=self._user or "",
         )
-        return R.SENDER_OK
+        return C250_SENDER_OK
 
     def _on_rcpt(self, event: ev.RcptTo) -> Reply:
         tx = self._tx
         assert tx is not None, "the state table allows RCPT only inside a transaction"
         if tx.rcpt_commands >= self._limits.max_recipients:
-            return R.TOO_MANY_RECIPIENTS  # RFC 5321 §4.5.3.1.10: 452, client retries later
+            return C452_TOO_MANY_RECIPIENTS  # RFC 5321 §4.5.3.1.10: 452, client retries later
         tx.rcpt_commands += 1
         try:
             params = parse_rcpt_params(event.params)
@@ -320,11 +355,11 @@ class InboundSession:
         if is_local_domain(directory, address):
             targets = resolve(directory, address)
             if targets is None:
-                return self._error(R.NO_SUCH_USER)
+                return self._error(C550_NO_SUCH_USER)
         elif self._user is not None or self._trusted_client():
             targets = None
         else:
-            return self._error(R.RELAY_DENIED)
+            return self._error(C550_RELAY_DENIED)
         notify_text = ",".join(notify) if notify else None
         if targets is None:
             tx.recipients.append(NewRecipient(address, None, b"", orcpt, notify_text))
@@ -336,7 +371,7 @@ class InboundSession:
                     NewRecipient(target.address, target.local_user, prefix, original, notify_text)
                 )
         tx.rcpt_addresses.append(address)
-        return R.RECIPIENT_OK
+        return C250_RCPT_OK
 
     def _trusted_client(self) -> bool:
         try:
@@ -348,7 +383,7 @@ class InboundSession:
     # --- message content --------------------------------------------------------------------
     def _on_data_cmd(self, _: ev.Data) -> Reply:
         self._start_content()
-        return R.START_DATA
+        return C354_START_DATA
 
     def _on_bdat(self, _: ev.Bdat) -> None:
         tx = self._tx
@@ -378,7 +413,7 @@ class InboundSession:
         tx = self._tx
         if tx is None or not tx.recipients:
             self._drop_transaction()
-            return self._error(R.NO_VALID_RECIPIENTS)  # RFC 3030 §2: BDAT without RCPT
+            return self._error(C554_NO_VALID_RECIPIENTS)  # RFC 3030 §2: BDAT without RCPT
         refusal = self._content_refusal(tx, event)
         if refusal is not None:
             if isinstance(event, ev.ChunkEnd) and not event.last:
@@ -389,23 +424,23 @@ class InboundSession:
             return refusal
         if isinstance(event, ev.ChunkEnd) and not event.last:
             assert tx.spool is not None
-            return R.chunk_ok(tx.spool.size)
+            return C250_CHUNK_OK.with_text(f"Ok: {tx.spool.size} octets received")
         return await self._store(tx)
 
     def _content_refusal(self, tx: _Transaction, event: ev.DataEnd | ev.ChunkEnd) -> Reply | None:
         if tx.bdat_failed:
-            return R.TRANSACTION_FAILED
+            return C554_TRANSACTION_FAILED
         if tx.too_big:
-            return R.TOO_BIG
+            return C552_TOO_BIG
         if tx.headers is not None and tx.headers.too_big:
-            return R.HEADER_TOO_BIG
+            return C552_HEADER_TOO_BIG
         if isinstance(event, ev.DataEnd):
             if event.nul:
-                return R.NUL_IN_DATA
+                return C550_NUL_IN_DATA
             if event.bare_line_ending and self._limits.reject_bare_line_endings:
-                return R.BARE_LINE_ENDING  # SMTP smuggling defence, RFC 5321 §2.3.8
+                return C550_BARE_LINE_ENDING  # SMTP smuggling defence, RFC 5321 §2.3.8
             if event.long_line:
-                return R.LINE_TOO_LONG
+                return C550_LINE_TOO_LONG
         return None
 
     async def _store(self, tx: _Transaction) -> Reply:
@@ -420,17 +455,17 @@ class InboundSession:
             content.discard()
             log_event(log, "not stored", logging.ERROR, **self._fields(), error=repr(exc))
             self._tx = None
-            return R.LOCAL_ERROR
+            return C451_LOCAL_ERROR
         self.messages += 1
+        fields = self._fields()
         log_event(
-            log,
-            "queued",
-            **self._fields(),
-            size=content.size + len(prefix),
-            nrcpt=len(tx.recipients),
+            log, "queued", **fields, size=content.size + len(prefix), nrcpt=len(tx.recipients)
         )
+        for rcpt in tx.recipients:
+            status = "delivered to mailbox" if rcpt.deliver_to else "queued for delivery"
+            log_event(log, "status", **fields, rcpt=f"<{rcpt.address}>", status=status)
         self._tx = None
-        return R.queued(tx.queue_id)
+        return C250_QUEUED.with_text(f"Ok: queued as {tx.queue_id}")
 
     def _builder(self, tx: _Transaction, prefix: bytes) -> Callable[[BlobRef], NewMessage]:
         received_at = datetime.now(UTC)

@@ -108,3 +108,16 @@ C553_UTF8_REQUIRED = Reply(553, "5.6.7", "SMTPUTF8 required for non-ASCII addres
 C554_TRANSACTION_FAILED = Reply(554, "5.0.0", "Transaction failed")  # RFC 5321 §4.2.3
 C554_NO_VALID_RECIPIENTS = Reply(554, "5.5.1", "No valid recipients")  # RFC 3030 §2 (BDAT)
 C555_UNKNOWN_PARAM = Reply(555, "5.5.4", "MAIL FROM/RCPT TO parameter not recognized")  # §4.1.1.11
+
+# --- inbound policy (smtp/inbound.py, smtp/aio.py) ----------------------------------------
+C502_EXPN_DISABLED = Reply(502, "5.5.1", "EXPN not available")  # RFC 5321 §3.5.2: optional
+C502_AUTH_NOT_OFFERED = Reply(502, "5.5.1", "AUTH not available on this port; use submission")
+C421_TOO_MANY_CONNECTIONS = Reply(421, "4.7.0", "Too many connections, try again later")
+C552_HEADER_TOO_BIG = Reply(552, "5.3.4", "Message header section too large")
+# RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets with its CRLF.
+C550_LINE_TOO_LONG = Reply(550, "5.6.0", "Message has a line longer than allowed")
+C550_NUL_IN_DATA = Reply(550, "5.6.0", "Message contains a NUL octet")  # RFC 5322 §3.5
+# RFC 5321 §2.3.8: lines end with CRLF only; bare CR/LF is how SMTP smuggling fakes an end of data.
+C550_BARE_LINE_ENDING = Reply(
+    550, "5.6.0", "Message contains a bare CR or LF; lines must end with CRLF"
+)
