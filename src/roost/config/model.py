@@ -38,6 +38,13 @@ class StorageConfig(_Section):
     postgres_dsn: str = "postgresql://127.0.0.1:5432/roost"
     postgres_schema: str = Field("roost", pattern=r"^[a-z_][a-z0-9_]*$")
     blob_dir: str = "blobs"
+    inline_blob_max: int = Field(
+        64 * 1024,
+        ge=0,
+        le=16 * 1024 * 1024,
+        description="bodies up to this size live in the database, committed with their queue "
+        "rows (one fsync per batch); larger ones in blob_dir",
+    )
 
 
 class ListenerConfig(_Section):
