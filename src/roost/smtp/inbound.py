@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from roost.accounts.passwords import hash_password
 from roost.obs.log import log_event
-from roost.queue.ids import new_queue_id
+from roost.queue.ids import new_queue_id, new_session_id
 from roost.queue.intake import Intake
 from roost.queue.spool import Spool
 from roost.smtp import events as ev
@@ -145,7 +145,7 @@ class InboundSession:
         self._client = client
         self._conn = conn
         self._limits = server.limits
-        self.session_id = secrets.token_hex(5)
+        self.session_id = new_session_id()
         self._helo = ""
         self._extended = False
         self._user: str | None = None
@@ -500,7 +500,7 @@ class InboundSession:
             authenticated=self._user is not None,
             smtputf8=tx.smtputf8,
             recipients=tuple(tx.rcpt_addresses),
-            when=datetime.now(UTC).astimezone(),
+            when=datetime.now(UTC),
         )
         prefix = received_header(trace)
         if self._user is not None and tx.headers is not None:
@@ -511,9 +511,7 @@ class InboundSession:
         """RFC 6409 §8.2, §8.3: a submission server may add a missing Date and Message-ID."""
         added = b""
         if "date" not in present:
-            added += (
-                f"Date: {email.utils.format_datetime(datetime.now(UTC).astimezone())}\r\n".encode()
-            )
+            added += f"Date: {email.utils.format_datetime(datetime.now(UTC))}\r\n".encode()
         if "message-id" not in present:
             added += f"Message-ID: <{secrets.token_hex(12)}@{self._server.hostname}>\r\n".encode()
         return added

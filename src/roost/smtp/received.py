@@ -45,6 +45,23 @@ def address_literal(ip: str) -> str:
     return f"[IPv6:{parsed}]" if parsed.version == 6 else f"[{parsed}]"
 
 
+class _DateCache:
+    """RFC 5322 date text, formatted once per second: it is on every message's accept path."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def text(self, when: datetime) -> str:
+        second = int(when.timestamp())
+        if second != self._second:
+            self._second, self._text = second, format_datetime(when.replace(microsecond=0))
+        return self._text
+
+
+_dates = _DateCache()
+
+
 def received_header(info: TraceInfo) -> bytes:
     """A folded Received: line; "for" names the recipient only when there is exactly one."""
     parts = [f"Received: from {info.helo or 'unknown'} ({address_literal(info.client_ip)})"]
@@ -52,7 +69,7 @@ def received_header(info: TraceInfo) -> bytes:
         bits = f"{info.tls.bits}/{info.tls.bits} bits"
         parts.append(f"(using {info.tls.version} with cipher {info.tls.cipher} ({bits}))")
     parts.append(f"by {info.hostname} (Roost) with {protocol_keyword(info)} id {info.queue_id}")
-    date = format_datetime(info.when)
+    date = _dates.text(info.when)
     if len(info.recipients) == 1:
         parts.append(f"for <{info.recipients[0]}>; {date}")
     else:
