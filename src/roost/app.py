@@ -98,7 +98,7 @@ class RoostServer:
     async def start(self) -> None:
         cfg = self.config
         self._store = open_store(cfg)
-        self._blobs = open_blobs(cfg)
+        self._blobs = open_blobs(cfg, self._store)
         self._runner = AsyncStore()
         self._intake = Intake(
             self._store, self._blobs, self._runner, max_batch=cfg.smtp.group_commit_max

@@ -16,7 +16,7 @@ from roost.config.model import RoostConfig
 from roost.queue.ids import new_queue_id
 from roost.store import open_blobs, open_store
 from roost.store.interface import Store
-from roost.store.types import NewMessage, NewRecipient
+from roost.store.types import BlobRef, NewMessage, NewRecipient
 
 Run = Callable[..., Result]
 
@@ -45,11 +45,22 @@ def enqueue(
 ) -> str:
     """Put a message through the Store API as intake would: blob first (synced), then rows."""
     config = load_config(config_file)
-    blobs = open_blobs(config)
-    ref = blobs.put(message)
-    blobs.sync([ref])
-    qid = queue_id or new_queue_id()
-    new = NewMessage(
+    store = open_store(config)
+    try:
+        blobs = open_blobs(config, store)
+        ref = blobs.put(message)
+        blobs.sync([ref])
+        qid = queue_id or new_queue_id()
+        store.enqueue_batch([_new_message(qid, ref, recipients, hold=hold)])
+    finally:
+        store.close()
+    return qid
+
+
+def _new_message(
+    qid: str, ref: BlobRef, recipients: tuple[NewRecipient, ...], *, hold: bool
+) -> NewMessage:
+    return NewMessage(
         queue_id=qid,
         sender="sender@remote.test",
         recipients=recipients,
@@ -60,9 +71,3 @@ def enqueue(
         helo="client.remote.test",
         hold=hold,
     )
-    store = open_store(config)
-    try:
-        store.enqueue_batch([new])
-    finally:
-        store.close()
-    return qid

@@ -68,19 +68,25 @@ def test_hold_and_release(roost: Run, queued: str) -> None:
     assert as_json(roost("queue", "list", "--json"))[0]["state"] == "incoming"
 
 
-def test_delete_removes_rows_and_unused_blob(roost: Run, config_file: Path, queued: str) -> None:
-    """delete removes the entry and, since nothing else uses it, the blob."""
+@pytest.mark.parametrize("padding", [0, 70_000], ids=["inline", "file"])
+def test_delete_removes_rows_and_unused_blob(roost: Run, config_file: Path, padding: int) -> None:
+    """delete removes the entry and, since nothing else uses it, the blob (in either tier)."""
+    queued = enqueue(config_file, MESSAGE + b"x" * padding + b"\r\n", REMOTE)
     store = open_from(config_file)
     try:
         entry = store.get_queue_entry(queued)
     finally:
         store.close()
     assert entry is not None
-    blobs = open_blobs(load_config(config_file))
-    assert blobs.exists(entry.blob)
-    roost("queue", "delete", queued)
-    assert as_json(roost("queue", "list", "--json")) == []
-    assert not blobs.exists(entry.blob)
+    store = open_from(config_file)
+    try:
+        blobs = open_blobs(load_config(config_file), store)
+        assert blobs.exists(entry.blob)
+        roost("queue", "delete", queued)
+        assert as_json(roost("queue", "list", "--json")) == []
+        assert not blobs.exists(entry.blob)
+    finally:
+        store.close()
 
 
 def test_delete_keeps_a_shared_blob(roost: Run, config_file: Path, queued: str) -> None:

@@ -97,7 +97,7 @@ def running_server(config: RoostConfig) -> Iterator[RunningServer]:
     store = open_store(config)
     if not store.list_domains():
         seed_directory(store)
-    blobs = open_blobs(config)
+    blobs = open_blobs(config, store)
     loop = asyncio.new_event_loop()
     server = RoostServer(config)
     started = threading.Event()

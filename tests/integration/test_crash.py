@@ -81,7 +81,8 @@ class Sender(threading.Thread):
 
 
 def stored_tokens(config: RoostConfig) -> set[str]:
-    store, blobs = open_store(config), open_blobs(config)
+    store = open_store(config)
+    blobs = open_blobs(config, store)
     parser = BytesHeaderParser()
     tokens = set()
     try:

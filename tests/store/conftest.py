@@ -10,7 +10,8 @@ import pytest
 from roost.config.load import resolve_path
 from roost.config.model import RoostConfig
 from roost.store import open_blobs, open_store
-from roost.store.interface import BlobStore, Store
+from roost.store.blobs import FileBlobStore, TieredBlobStore
+from roost.store.interface import Store
 from roost.store.migrations import Migration
 from roost.store.types import BlobRef, NewMessage, NewRecipient
 
@@ -49,8 +50,19 @@ def store(roost_config: RoostConfig) -> Iterator[Store]:
 
 
 @pytest.fixture
-def blobs(roost_config: RoostConfig) -> BlobStore:
-    return open_blobs(roost_config)
+def blobs(roost_config: RoostConfig, store: Store) -> Iterator[TieredBlobStore]:
+    """The blob store the server uses: inline in `store` up to inline_blob_max, files above."""
+    tiered = open_blobs(roost_config, store)
+    yield tiered
+    tiered.close()
+
+
+@pytest.fixture
+def file_blobs(roost_config: RoostConfig) -> Iterator[FileBlobStore]:
+    """The file tier alone, at the configured blob_dir."""
+    files = FileBlobStore(resolve_path(roost_config, roost_config.storage.blob_dir))
+    yield files
+    files.close()
 
 
 @pytest.fixture

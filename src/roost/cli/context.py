@@ -51,6 +51,7 @@ class CliState:
 
     explicit_config: str | None = None
     _config: RoostConfig | None = field(default=None, repr=False)
+    _blobs: BlobStore | None = field(default=None, repr=False)
 
     @property
     def config_path(self) -> Path:
@@ -72,9 +73,20 @@ class CliState:
             store.close()
 
     def blobs(self) -> BlobStore:
-        from roost.store import open_blobs
+        """The blob store, with a store of its own: small bodies are rows in the database.
 
-        return open_blobs(self.config)
+        Commands read bodies after their `store()` block has closed, so this store stays open
+        until the root click context ends (then it is closed), and is shared by later calls.
+        """
+        if self._blobs is None:
+            from roost.store import open_blobs
+
+            store = open_store_for(self.config)
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None:
+                ctx.find_root().call_on_close(store.close)
+            self._blobs = open_blobs(self.config, store)
+        return self._blobs
 
 
 def open_store_for(config: RoostConfig) -> Store:

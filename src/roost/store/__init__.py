@@ -8,6 +8,7 @@ from __future__ import annotations
 from roost.config.load import resolve_path
 from roost.config.model import RoostConfig
 from roost.store.blobs.fs import FileBlobStore
+from roost.store.blobs.tiered import TieredBlobStore
 from roost.store.interface import AlreadyExists, BlobStore, NotFound, Store, StoreError
 
 
@@ -25,10 +26,13 @@ def open_store(config: RoostConfig) -> Store:
     return SqliteStore(path)
 
 
-def open_blobs(config: RoostConfig) -> BlobStore:
+def open_blobs(config: RoostConfig, store: Store) -> TieredBlobStore:
+    """Bodies up to storage.inline_blob_max in `store` (still the caller's to close), the rest
+    as files. Readers need the Store too: a small body may exist only in the database.
+    """
     root = resolve_path(config, config.storage.blob_dir)
     root.mkdir(parents=True, exist_ok=True)
-    return FileBlobStore(root)
+    return TieredBlobStore(FileBlobStore(root), store, config.storage.inline_blob_max)
 
 
 __all__ = [
@@ -37,6 +41,7 @@ __all__ = [
     "NotFound",
     "Store",
     "StoreError",
+    "TieredBlobStore",
     "open_blobs",
     "open_store",
 ]

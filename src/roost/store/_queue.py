@@ -1,7 +1,8 @@
 """The queue: accepted messages and their recipients, plus local delivery at intake.
 
-`enqueue_batch` is intake's group commit: every message of the batch, its recipients and its
-local copies land in one transaction, so the 250 replies sent after the commit are all true.
+`enqueue_batch` is intake's group commit: every message of the batch, its inline body (if any),
+its recipients and its local copies land in one transaction, so the 250 replies sent after the
+commit are all true, and a batch of small messages costs one database commit and nothing else.
 A message whose recipients were all delivered locally leaves no queue rows behind.
 """
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from roost.store._base import Row, Tx
+from roost.store._blobrows import blob_row, insert_blobs
 from roost.store._delivery import Copy, DeliveryMixin, _Inbox
 from roost.store.common import (
     Delivery,
@@ -48,8 +50,10 @@ class QueueMixin(DeliveryMixin):
             if not msg.recipients:
                 raise StoreError(f"message {msg.queue_id} has no recipients; nothing to queue")
         plans = [plan_for_new(msg) for msg in messages]
+        bodies = [blob_row(m.blob, m.body) for m in messages if m.body is not None]
         now = self.now()
         with self._write() as tx:
+            insert_blobs(tx, bodies)  # before the rows that reference them
             inboxes = self._lock_inboxes(tx, (d.user for plan in plans for d in plan))
             for msg, plan in zip(messages, plans, strict=True):
                 replies = self._deliver(inboxes, plan, Copy(msg.blob, msg.received_at))

@@ -75,7 +75,9 @@ class Store(Protocol):
 
         Local recipients (deliver_to set) of non-held messages are delivered into the user's INBOX
         in the same transaction and marked delivered; a message with nothing left pending is not
-        kept in the queue. Blobs must already be synced by the caller.
+        kept in the queue. A message with `body` set has it stored inline (table blobs) in the
+        same transaction, refused (StoreError) when its length is not `blob.size`; every other
+        blob must already be synced by the caller.
         """
         ...
 
@@ -84,7 +86,13 @@ class Store(Protocol):
     def hold(self, queue_id: str) -> None: ...  # NotFound
     def release(self, queue_id: str) -> None: ...  # NotFound; back to incoming, due now
     def delete_queue_entry(self, queue_id: str) -> BlobRef: ...  # NotFound; returns the blob
-    def blob_in_use(self, ref: BlobRef) -> bool: ...
+    def blob_in_use(self, ref: BlobRef) -> bool: ...  # any queue row or message references it
+
+    # --- inline blobs (the database tier of TieredBlobStore) --------------------------------
+    def put_blob(self, ref: BlobRef, data: bytes) -> None: ...  # own transaction; idempotent
+    def get_blob(self, digest: str) -> bytes | None: ...
+    # removes the row, in use or not: the caller checks blob_in_use first
+    def delete_blob(self, digest: str) -> None: ...
 
     # --- mail store (IMAP model) ----------------------------------------------------------
     def list_mailboxes(self, user: str) -> list[MailboxInfo]: ...

@@ -1,18 +1,20 @@
 """The Store implementation shared by both SQL backends, assembled from its three families.
 
 A backend subclasses `SqlStore` and supplies transactions, dialect conversions and migration
-locking; every Store method is written once, so the two backends cannot drift apart.
+locking; every Store method (inline blob rows included) is written once, so the two backends
+cannot drift apart.
 """
 
 from __future__ import annotations
 
 from roost.store._base import SqlBase, Tx
+from roost.store._blobrows import BlobRowsMixin
 from roost.store._directory import DirectoryMixin
 from roost.store._mailstore import MailMixin
 from roost.store._queue import QueueMixin
 
 
-class SqlStore(DirectoryMixin, QueueMixin, MailMixin, SqlBase):
+class SqlStore(DirectoryMixin, QueueMixin, MailMixin, BlobRowsMixin, SqlBase):
     """interface.Store over SQL; see roost.store.interface for the contract of each method."""
 
     def schema_version(self) -> int:
