@@ -9,10 +9,11 @@ import pytest
 
 from roost.config.load import resolve_path
 from roost.config.model import RoostConfig
-from roost.store import open_store
+from roost.store import open_blobs, open_store
+from roost.store.blobs import FileBlobStore
 from roost.store.interface import Store, StoreError
 from roost.store.migrations import Migration, check_sequence
-from tests.store.conftest import open_with, shipped_migrations
+from tests.store.conftest import local, message, open_with, remote, shipped_migrations
 
 
 def test_fresh_database_is_migrated_to_latest(store: Store, roost_config: RoostConfig) -> None:
@@ -125,3 +126,35 @@ def test_sqlite_durability_settings(roost_config: RoostConfig) -> None:
         assert conn.execute("PRAGMA busy_timeout").fetchone() == (10000,)
     finally:
         sqlite_store.close()
+
+
+def test_store_written_by_schema_1_is_upgraded(roost_config: RoostConfig) -> None:
+    """A store from the version before inline blobs (schema 1) opens, is upgraded to 2 with all
+    data intact; its file bodies stay readable and new bodies can go inline."""
+    old = open_with(roost_config, shipped_migrations(roost_config)[:1])
+    files = FileBlobStore(resolve_path(roost_config, roost_config.storage.blob_dir))
+    try:
+        assert old.schema_version() == 1
+        old.add_domain("example.org")
+        old.add_user("alice@example.org", "hash-a")
+        body = files.put(b"Subject: before\r\n\r\nschema 1\r\n")
+        files.sync([body])
+        old.enqueue_batch([message("Q1", local("alice@example.org"), blob=body)])
+        old.enqueue_batch([message("Q2", remote("far@remote.test"), blob=body)])
+    finally:
+        old.close()
+    upgraded = open_store(roost_config)
+    try:
+        assert upgraded.schema_version() == 2
+        assert upgraded.get_user("alice@example.org") is not None
+        [delivered] = upgraded.list_messages("alice@example.org", "INBOX")
+        [queued] = upgraded.list_queue()
+        assert queued.queue_id == "Q2"
+        blobs = open_blobs(roost_config, upgraded)
+        assert blobs.get(delivered.blob) == blobs.get(queued.blob) == files.get(body)
+        assert upgraded.blob_in_use(body)
+        new = blobs.put(b"after the upgrade")
+        assert upgraded.get_blob(new.digest) == b"after the upgrade"
+    finally:
+        upgraded.close()
+        files.close()
