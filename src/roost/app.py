@@ -101,7 +101,11 @@ class RoostServer:
         self._blobs = open_blobs(cfg, self._store)
         self._runner = AsyncStore()
         self._intake = Intake(
-            self._store, self._blobs, self._runner, max_batch=cfg.smtp.group_commit_max
+            self._store,
+            self._blobs,
+            self._runner,
+            max_batch=cfg.smtp.group_commit_max,
+            inline_max=cfg.storage.inline_blob_max,
         )
         self._intake.start()
         self._directory = DirectoryCache(self._store, self._runner)

@@ -295,3 +295,19 @@ def test_vrfy_does_not_enumerate(server: RunningServer) -> None:
         client.ehlo("x.example")
         assert client.verify(ALICE)[0] == 252
         assert client.verify("nobody@roost.test")[0] == 252
+
+
+def test_body_tiers(server: RunningServer) -> None:
+    """Small bodies commit inline with their rows; bodies over inline_blob_max go to blob files."""
+    small = make_message("s@x", ALICE, "small", "short body\n")
+    large = make_message("s@x", ALICE, "large", "x" * 70 + "\n")
+    large += (b"y" * 76 + b"\r\n") * (server.config.storage.inline_blob_max // 78 + 10)
+    with server.smtp() as client:
+        client.sendmail("s@x.example", [ALICE], small)
+        client.sendmail("s@x.example", [ALICE], large)
+    first, second = server.inbox(ALICE)
+    assert (
+        server.store.get_blob(first.blob.digest) == server.message_bytes(first)[len(first.prefix) :]
+    )
+    assert server.store.get_blob(second.blob.digest) is None
+    assert server.message_bytes(second).endswith(large)

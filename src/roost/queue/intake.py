@@ -1,9 +1,10 @@
 """Intake (Postfix's cleanup role): the ONE way into the queue, with group commit.
 
-A message is acknowledged only after its blob is synced and its rows are committed. Sessions
-hand finished messages to `Intake.submit`; a single writer drains everything waiting into one
-batch: write blobs, sync them together, commit all rows in one transaction, then wake every
-waiting session. Under load the batch grows by itself, so the cost of durability (fsync, commit)
+A message is acknowledged only after its body and its rows are durable. Sessions hand finished
+messages to `Intake.submit`; a single writer drains everything waiting into one batch: bodies up
+to `inline_max` go into the database with the rows, larger ones are written to the file blob store
+and synced together first; then all rows commit in one transaction and every waiting session is
+woken. Under load the batch grows by itself, so the cost of durability (fsync, commit)
 is shared by all messages that arrived while the previous batch was being written.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from roost.obs.log import log_event
 from roost.queue.spool import SpooledMessage
@@ -36,12 +37,19 @@ class IntakeClosed(Exception):
 
 class Intake:
     def __init__(
-        self, store: Store, blobs: BlobStore, runner: AsyncStore, *, max_batch: int = 256
+        self,
+        store: Store,
+        blobs: BlobStore,
+        runner: AsyncStore,
+        *,
+        max_batch: int = 256,
+        inline_max: int = 0,
     ) -> None:
         self._store = store
         self._blobs = blobs
         self._runner = runner
         self._max_batch = max_batch
+        self._inline_max = inline_max
         self._waiting: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -92,10 +100,21 @@ class Intake:
                 item.done.set_result(None)
 
     def _write_batch(self, batch: Sequence[_Pending]) -> None:
-        """On the store thread: blobs in place, synced together, then one transaction."""
-        refs = [self._put_blob(item.content) for item in batch]
-        self._blobs.sync(refs)
-        self._store.enqueue_batch([item.build(ref) for item, ref in zip(batch, refs, strict=True)])
+        """On the store thread: large bodies in place and synced, then one transaction."""
+        file_refs: list[BlobRef] = []
+        messages = [self._message(item, file_refs) for item in batch]
+        if file_refs:
+            self._blobs.sync(file_refs)
+        self._store.enqueue_batch(messages)
+
+    def _message(self, item: _Pending, file_refs: list[BlobRef]) -> NewMessage:
+        content = item.content
+        if content.data is not None and content.size <= self._inline_max:
+            # Inline: the body commits with the rows, so the batch costs one database fsync.
+            return replace(item.build(BlobRef(content.digest, content.size)), body=content.data)
+        ref = self._put_blob(content)
+        file_refs.append(ref)
+        return item.build(ref)
 
     def _put_blob(self, content: SpooledMessage) -> BlobRef:
         if content.data is not None:
