@@ -168,7 +168,7 @@ class RoostServer:
         )
         host, port = _split_address(listener.address)
         try:
-            server = await asyncio.start_server(
+            server = await asyncio.get_running_loop().create_server(
                 handler,
                 host,
                 port,
@@ -176,7 +176,6 @@ class RoostServer:
                 ssl_handshake_timeout=30.0 if policy.implicit_tls else None,
                 reuse_address=True,
                 backlog=1024,
-                limit=2**20,
             )
         except OSError as exc:
             raise ConfigError(
@@ -195,15 +194,10 @@ class RoostServer:
         await self._directory.refresh()
 
     async def stop(self) -> None:
-        """Stop accepting, let sessions finish briefly, flush intake, close storage."""
+        """Stop accepting, let answers in progress finish briefly, flush intake, close storage."""
         for server in self._servers:
             server.close()
-        sessions = [t for h in self._handlers for t in h.sessions]
-        if sessions:
-            _, pending = await asyncio.wait(sessions, timeout=SHUTDOWN_GRACE_SECONDS)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*(h.shutdown(SHUTDOWN_GRACE_SECONDS) for h in self._handlers))
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -84,6 +84,15 @@ class RunningServer:
         return msg.prefix + self.blobs.get(msg.blob)
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """The loop production uses: uvloop when installed (roost.app.serve), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def client_tls() -> ssl.SSLContext:
     """Tests talk to a self-signed loopback certificate."""
     ctx = ssl.create_default_context()
@@ -98,7 +107,7 @@ def running_server(config: RoostConfig) -> Iterator[RunningServer]:
     if not store.list_domains():
         seed_directory(store)
     blobs = open_blobs(config, store)
-    loop = asyncio.new_event_loop()
+    loop = new_event_loop()
     server = RoostServer(config)
     started = threading.Event()
     failure: list[BaseException] = []

@@ -1,8 +1,11 @@
 """The asyncio adapter: the only SMTP module that touches sockets, TLS and timeouts.
 
-It moves bytes between the stream and the sans-I/O `ServerConnection`, asks `InboundSession`
-what to answer, and writes the replies of a pipelined batch in one write (RFC 2920 §3.1: the
-server may buffer replies until the client waits for them, i.e. until we need more input).
+An `asyncio.Protocol` per connection moves bytes between the transport and the sans-I/O
+`ServerConnection` and asks `InboundSession` what to answer. Most answers are synchronous, so a
+burst of pipelined commands is handled inside one `data_received` call and its replies go out in
+one write (RFC 2920 §3.1 lets the server hold replies until the client waits for them). Only
+storing a message, checking a password, the STARTTLS handshake and the error tarpit need to
+wait: then reading pauses and a task finishes that answer before the next event is taken.
 """
 
 from __future__ import annotations
@@ -11,14 +14,16 @@ import asyncio
 import logging
 import ssl
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any, cast
 
 from roost.obs.log import log_event
-from roost.smtp.events import NEED_DATA, ConnectionClosed
-from roost.smtp.inbound import ClientInfo, InboundSession, ListenerPolicy, ServerContext
+from roost.smtp.events import NEED_DATA, ConnectionClosed, Event
+from roost.smtp.inbound import Answer, ClientInfo, InboundSession, ListenerPolicy, ServerContext
 from roost.smtp.received import TlsInfo
 from roost.smtp.reply import (
+    C421_SHUTTING_DOWN,
     C421_TIMEOUT,
     C421_TOO_MANY_CONNECTIONS,
     Reply,
@@ -27,7 +32,6 @@ from roost.smtp.server import ServerConnection, ServerOptions, State
 
 log = logging.getLogger("roost.smtp")
 
-READ_SIZE = 65536
 _DATA_STATES = frozenset({State.DATA, State.BDAT})
 
 
@@ -61,8 +65,8 @@ class ConnectionLimiter:
             del self._by_ip[ip]
 
 
-def tls_info(writer: asyncio.StreamWriter) -> TlsInfo | None:
-    obj = writer.get_extra_info("ssl_object")
+def tls_info(transport: asyncio.BaseTransport) -> TlsInfo | None:
+    obj = transport.get_extra_info("ssl_object")
     if obj is None:
         return None
     cipher = obj.cipher()
@@ -71,7 +75,7 @@ def tls_info(writer: asyncio.StreamWriter) -> TlsInfo | None:
 
 
 class SmtpHandler:
-    """One listener's connection handler (mx, submission or submissions)."""
+    """One listener (mx, submission or submissions): the protocol factory and its connections."""
 
     def __init__(
         self,
@@ -83,129 +87,217 @@ class SmtpHandler:
         limiter: ConnectionLimiter,
         timeouts: Timeouts,
     ) -> None:
-        self._context = context
-        self._policy = policy
-        self._options = options
-        self._tls = tls_context
-        self._limiter = limiter
-        self._timeouts = timeouts
-        self.sessions: set[asyncio.Task[None]] = set()
+        self.context = context
+        self.policy = policy
+        self.options = options
+        self.tls = tls_context
+        self.limiter = limiter
+        self.timeouts = timeouts
+        self.connections: set[SmtpProtocol] = set()
 
-    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self.sessions.add(task)
-        peer = writer.get_extra_info("peername") or ("?", 0)
-        ip, port = str(peer[0]), int(peer[1])
-        try:
-            if not self._limiter.acquire(ip):
-                await _say_and_close(writer, C421_TOO_MANY_CONNECTIONS)
-                return
-            try:
-                await self._serve(reader, writer, ip, port)
-            finally:
-                self._limiter.release(ip)
-        except (ConnectionError, ssl.SSLError, TimeoutError) as exc:
-            log_event(log, "connection lost", logging.DEBUG, client=ip, error=repr(exc))
-        finally:
-            self.sessions.discard(task)
-            writer.close()
+    def __call__(self) -> SmtpProtocol:
+        return SmtpProtocol(self)
 
-    async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ip: str, port: int
-    ) -> None:
-        conn = ServerConnection(self._options)
-        client = ClientInfo(ip, port, self._policy, tls=lambda: tls_info(writer))
-        session = InboundSession(self._context, client, conn)
-        log_event(
-            log,
-            "connect",
-            session=session.session_id,
-            client=f"{ip}:{port}",
-            listener=self._policy.name,
-        )
-        try:
-            writer.write(session.greeting().format())
-            await self._loop(reader, writer, conn, session)
-        finally:
-            session.close()
-            log_event(
-                log,
-                "disconnect",
-                session=session.session_id,
-                client=ip,
-                messages=session.messages,
-                errors=session.errors,
-            )
+    async def shutdown(self, grace: float) -> None:
+        """Idle sessions get 421 now; busy ones finish their answer first, up to `grace`."""
+        for proto in list(self.connections):
+            proto.shut_down()
+        done = [proto.done for proto in self.connections]
+        if done:
+            await asyncio.wait(done, timeout=grace)
+        for proto in list(self.connections):
+            proto.abort()
 
-    async def _loop(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        conn: ServerConnection,
-        session: InboundSession,
-    ) -> None:
+
+class SmtpProtocol(asyncio.Protocol):
+    """One SMTP connection: framing in the sans-I/O core, policy in the session, I/O here."""
+
+    def __init__(self, handler: SmtpHandler) -> None:
+        self._handler = handler
+        self._transport: asyncio.Transport | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ip = "?"
+        self._admitted = False
+        self._finished = False
+        self._stopping = False
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    # --- asyncio callbacks -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        self._ip, port = str(peer[0]), int(peer[1])
+        handler = self._handler
+        handler.connections.add(self)
+        if not handler.limiter.acquire(self._ip):
+            self._transport.write(C421_TOO_MANY_CONNECTIONS.format())
+            self._transport.close()
+            return
+        self._admitted = True
+        self._conn = ServerConnection(handler.options)
+        client = ClientInfo(self._ip, port, handler.policy, tls=self._tls_info)
+        self._session = InboundSession(handler.context, client, self._conn)
+        log_event(log, "connect", session=self._session.session_id,
+                  client=f"{self._ip}:{port}", listener=handler.policy.name)  # fmt: skip
+        self._watchdog = _Watchdog(self._timeout, self._expire)
+        self._transport.write(self._session.greeting().format())
+
+    def data_received(self, data: bytes) -> None:
+        if not self._admitted or self._finished:
+            return
+        self._watchdog.touch()
+        self._conn.receive_data(data)
+        if self._task is None:
+            self._pump()
+
+    def eof_received(self) -> bool:
+        if self._admitted and not self._finished:
+            self._conn.receive_data(b"")
+            if self._task is None:
+                self._pump()
+        return True  # we close the transport ourselves, after any answer in progress
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._finish()
+
+    def pause_writing(self) -> None:
+        if self._transport is not None:
+            self._transport.pause_reading()  # a client that does not read its replies waits
+
+    def resume_writing(self) -> None:
+        if self._transport is not None and self._task is None and not self._finished:
+            self._transport.resume_reading()
+
+    # --- the event pump ------------------------------------------------------------------
+    def _pump(self) -> None:
+        """Answer every event that can be answered now; hand the first slow one to a task."""
         out = bytearray()
-        watchdog = _Watchdog(
-            lambda: self._timeouts.data if conn.state in _DATA_STATES else self._timeouts.command,
-            lambda: _close_with(writer, C421_TIMEOUT),
-        )
-        try:
-            await self._events(reader, writer, conn, session, out, watchdog)
-        finally:
-            watchdog.cancel()
-
-    async def _events(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        conn: ServerConnection,
-        session: InboundSession,
-        out: bytearray,
-        watchdog: _Watchdog,
-    ) -> None:
+        conn, session = self._conn, self._session
         while not conn.wants_close:
             event = conn.next_event()
             if event is NEED_DATA:
-                await _flush(writer, out)
-                data = await reader.read(READ_SIZE)
-                watchdog.touch()
-                conn.receive_data(data)
-                continue
-            reply = await session.handle(event)  # type: ignore[arg-type]
+                break
+            answer = session.handle(event)  # type: ignore[arg-type]
             if isinstance(event, ConnectionClosed):
                 break
-            if reply is None:
+            if answer is None:
                 continue
-            await self._answer(writer, conn, session, out, reply)
-        await _flush(writer, out)
+            if not isinstance(answer, Reply) or self._needs_task(answer):
+                self._write(out)
+                self._start(self._slow(event, answer))  # type: ignore[arg-type]
+                return
+            out += conn.send(answer)
+            if session.start_tls_requested:
+                self._write(out)
+                self._start(self._start_tls())
+                return
+        self._write(out)
+        if conn.wants_close or self._stopping:
+            self._close()
 
-    async def _answer(
-        self,
-        writer: asyncio.StreamWriter,
-        conn: ServerConnection,
-        session: InboundSession,
-        out: bytearray,
-        reply: Reply,
-    ) -> None:
-        delay = session.penalty()
+    def _needs_task(self, reply: Reply) -> bool:
+        return not reply.is_positive and self._session.penalty() > 0
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        assert self._transport is not None
+        self._transport.pause_reading()
+        self._task = asyncio.get_running_loop().create_task(self._run(work))
+
+    async def _run(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except (ConnectionError, ssl.SSLError, TimeoutError, OSError) as exc:
+            log_event(log, "connection lost", logging.DEBUG, client=self._ip, error=repr(exc))
+            self.abort()
+        finally:
+            self._task = None
+        if self._finished or self._transport is None:
+            return
+        if self._stopping:
+            self.shut_down()
+            return
+        self._transport.resume_reading()
+        self._pump()
+
+    async def _slow(self, event: Event, answer: Answer) -> None:
+        reply = answer if isinstance(answer, Reply) else await answer
+        delay = self._session.penalty()
         if delay and not reply.is_positive:
-            await _flush(writer, out)
             await asyncio.sleep(delay)  # tarpit: an abusive client waits, others don't
-        out += conn.send(reply)
-        if session.start_tls_requested:
-            session.start_tls_requested = False
-            await _flush(writer, out)
-            assert self._tls is not None
-            await writer.start_tls(self._tls, ssl_handshake_timeout=self._timeouts.tls_handshake)
-            conn.tls_started()
+        self._write(self._conn.send(reply))
+        if self._session.start_tls_requested:
+            await self._start_tls()
+
+    async def _start_tls(self) -> None:
+        """RFC 3207: upgrade in place after the 220; the core then forgets the plaintext state."""
+        self._session.start_tls_requested = False
+        transport, tls = self._transport, self._handler.tls
+        assert transport is not None
+        assert tls is not None
+        loop = asyncio.get_running_loop()
+        new = await loop.start_tls(
+            transport, self, tls, server_side=True,
+            ssl_handshake_timeout=self._handler.timeouts.tls_handshake,
+        )  # fmt: skip
+        if new is None:
+            raise ConnectionError("TLS handshake did not complete")
+        self._transport = new
+        self._conn.tls_started()
+
+    # --- output and teardown -------------------------------------------------------------
+    def _write(self, data: bytes | bytearray) -> None:
+        if data and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(bytes(data))
+
+    def _close(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
+
+    def shut_down(self) -> None:
+        """Server stopping: say 421 and close now, or right after the answer in progress."""
+        self._stopping = True
+        if self._task is None and self._admitted and not self._finished:
+            self._write(C421_SHUTTING_DOWN.format())
+            self._close()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._handler.connections.discard(self)
+        if self._admitted:
+            self._watchdog.cancel()
+            self._session.close()
+            self._handler.limiter.release(self._ip)
+            log_event(log, "disconnect", session=self._session.session_id, client=self._ip,
+                      messages=self._session.messages, errors=self._session.errors)  # fmt: skip
+        if not self.done.done():
+            self.done.set_result(None)
+
+    # --- timeouts --------------------------------------------------------------------------
+    def _timeout(self) -> float:
+        timeouts = self._handler.timeouts
+        return timeouts.data if self._conn.state in _DATA_STATES else timeouts.command
+
+    def _expire(self) -> None:
+        """RFC 5321 §4.5.3.2: a client silent too long is told so and disconnected."""
+        self._write(C421_TIMEOUT.format())
+        self._close()
+
+    def _tls_info(self) -> TlsInfo | None:
+        return tls_info(self._transport) if self._transport is not None else None
 
 
 class _Watchdog:
-    """Ends a connection that stays silent too long (RFC 5321 §4.5.3.2).
+    """One timer per connection, re-armed lazily when it fires, rather than one per read.
 
-    One timer per connection, re-armed lazily when it fires, instead of a timeout context per
-    read: the per-read timer showed up in the accept-path profile (bench/README.md).
+    A timer per read showed up in the accept-path profile (bench/README.md).
     """
 
     def __init__(self, timeout: Callable[[], float], on_expire: Callable[[], None]) -> None:
@@ -227,22 +319,3 @@ class _Watchdog:
 
     def cancel(self) -> None:
         self._handle.cancel()
-
-
-def _close_with(writer: asyncio.StreamWriter, reply: Reply) -> None:
-    """Say why, then close: the pending read sees EOF and the session ends normally."""
-    if not writer.is_closing():
-        writer.write(reply.format())
-        writer.close()
-
-
-async def _flush(writer: asyncio.StreamWriter, out: bytearray) -> None:
-    if out:
-        writer.write(bytes(out))
-        out.clear()
-        await writer.drain()
-
-
-async def _say_and_close(writer: asyncio.StreamWriter, reply: Reply) -> None:
-    writer.write(reply.format())
-    await writer.drain()

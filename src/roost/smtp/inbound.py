@@ -14,7 +14,7 @@ import functools
 import ipaddress
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -70,6 +70,9 @@ from roost.smtp.server import ServerConnection
 from roost.store.types import BlobRef, Directory, NewMessage, NewRecipient
 
 log = logging.getLogger("roost.smtp")
+
+#: What the session answers: a reply now, or a coroutine that yields one (storage, password check).
+Answer = Reply | Coroutine[Any, Any, Reply]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -184,7 +187,12 @@ class InboundSession:
         return reply
 
     # --- dispatch ---------------------------------------------------------------------------
-    async def handle(self, event: ev.Event) -> Reply | None:
+    def handle(self, event: ev.Event) -> Answer | None:
+        """The answer to `event`: a reply, None (no reply due), or a coroutine to await for one.
+
+        Only storing a message and checking a password need to wait; everything else is answered
+        synchronously, so the adapter pays for a coroutine only where one is needed.
+        """
         match event:
             case ev.MessageData(data):
                 self._on_data(data)
@@ -193,15 +201,12 @@ class InboundSession:
                 self.close()
                 return None
             case ev.DataEnd() | ev.ChunkEnd():
-                return await self._on_message_end(event)
+                return self._on_message_end(event)
             case ev.CommandError(reply):
                 return self._error(reply)
         handler = self._HANDLERS.get(type(event))
         assert handler is not None, f"no handler for {event!r}"
-        result = handler(self, event)
-        if asyncio.iscoroutine(result):
-            result = await result
-        return cast(Reply | None, result)
+        return cast(Answer | None, handler(self, event))
 
     # --- session commands -------------------------------------------------------------------
     def _on_ehlo(self, event: ev.Ehlo) -> Reply:
@@ -251,29 +256,27 @@ class InboundSession:
         return C220_TLS_GO
 
     # --- AUTH (RFC 4954) ----------------------------------------------------------------------
-    async def _on_auth(self, event: ev.Auth) -> Reply:
+    def _on_auth(self, event: ev.Auth) -> Answer:
         if not self._client.listener.auth:
             return self._error(C502_AUTH_NOT_OFFERED)
         if not self._conn.tls_active:
-            return self._error(
-                C538_ENCRYPTION_REQUIRED
-            )  # RFC 4954 §4: no plaintext AUTH before TLS
-        step = sasl.start(event.mechanism, event.initial_response)
-        return await self._sasl_step(step)
+            # RFC 4954 §4: no plaintext AUTH before TLS.
+            return self._error(C538_ENCRYPTION_REQUIRED)
+        return self._sasl_step(sasl.start(event.mechanism, event.initial_response))
 
-    async def _on_auth_response(self, event: ev.AuthResponse) -> Reply:
+    def _on_auth_response(self, event: ev.AuthResponse) -> Answer:
         exchange, self._sasl = self._sasl, None
         if event.cancelled or exchange is None:
             return self._error(C501_AUTH_CANCELLED)  # RFC 4954 §4: "*" cancels with 501
-        return await self._sasl_step(exchange.step(event.data))
+        return self._sasl_step(exchange.step(event.data))
 
-    async def _sasl_step(self, step: sasl.Step) -> Reply:
+    def _sasl_step(self, step: sasl.Step) -> Answer:
         match step:
             case sasl.Challenge(exchange, challenge):
                 self._sasl = exchange
                 return sasl.challenge_reply(challenge)
             case sasl.Credentials():
-                return await self._check_credentials(step)
+                return self._check_credentials(step)
             case sasl.SaslFailure(reply):
                 return self._error(reply)
         raise AssertionError(step)
@@ -409,7 +412,7 @@ class InboundSession:
             return
         tx.spool.write(data)
 
-    async def _on_message_end(self, event: ev.DataEnd | ev.ChunkEnd) -> Reply:
+    def _on_message_end(self, event: ev.DataEnd | ev.ChunkEnd) -> Answer:
         tx = self._tx
         if tx is None or not tx.recipients:
             self._drop_transaction()
@@ -425,7 +428,7 @@ class InboundSession:
         if isinstance(event, ev.ChunkEnd) and not event.last:
             assert tx.spool is not None
             return C250_CHUNK_OK.with_text(f"Ok: {tx.spool.size} octets received")
-        return await self._store(tx)
+        return self._store(tx)
 
     def _content_refusal(self, tx: _Transaction, event: ev.DataEnd | ev.ChunkEnd) -> Reply | None:
         if tx.bdat_failed:
