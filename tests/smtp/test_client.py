@@ -221,8 +221,9 @@ def test_ehlo_keywords() -> None:
             "bad keyword!",
         ]
     )
-    assert ext.pipelining and ext.eightbitmime and ext.smtputf8 and ext.starttls
-    assert ext.chunking and ext.dsn and ext.enhancedstatuscodes
+    flags = (ext.pipelining, ext.eightbitmime, ext.smtputf8, ext.starttls, ext.chunking, ext.dsn)
+    assert all(flags)
+    assert ext.enhancedstatuscodes
     assert ext.size == 35882577
     assert ext.auth == {"PLAIN", "LOGIN"}
     assert parse_ehlo(["x", "SIZE"]).size == 0
@@ -252,5 +253,7 @@ def test_bare_line_endings_become_crlf() -> None:
 def test_xtext_round_trip(text: str) -> None:
     """xtext_encode output is ASCII without '+'/'=' literals and decodes back."""
     encoded = xtext_encode(text)
-    assert encoded.isascii() and "=" not in encoded and " " not in encoded
+    assert encoded.isascii()
+    assert "=" not in encoded
+    assert " " not in encoded
     assert xtext_decode(encoded).encode("latin-1") == text.encode("utf-8")
