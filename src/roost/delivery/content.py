@@ -97,7 +97,7 @@ def downgrade_to_7bit(content: bytes) -> bytes | None:
     RFC 6152 §3 (and RFC 1652 before it): a client relaying 8-bit MIME to a server without
     8BITMIME may convert it to 7-bit MIME. Headers must already be ASCII (non-ASCII headers
     need SMTPUTF8, checked first), and message/* or multipart bodies cannot be re-encoded
-    (RFC 2045 §6.4 allows only 7bit/8bit/binary there), so their 8-bit octets mean refusal.
+    (MIME allows only 7bit, 8bit or binary there), so their 8-bit octets mean refusal.
     """
     if not header_section(content).isascii():
         return None

@@ -23,6 +23,7 @@ from roost.obs.log import log_event
 from roost.smtp.client import ClientConnection, ReplyError, ServerReply, read_ehlo
 from roost.smtp.client_body import received_form, xtext_encode
 from roost.smtp.client_ehlo import Extensions
+from roost.smtp.errors import LocalProtocolError
 from roost.smtp.events import ConnectionClosed
 from roost.smtp.reply import Reply
 
@@ -541,7 +542,7 @@ class _Session:
         """QUIT politely; its answer changes nothing (RFC 5321 §4.1.1.10)."""
         if self.wire is None:
             return
-        with contextlib.suppress(_Drop, OSError):
+        with contextlib.suppress(_Drop, OSError, LocalProtocolError):
             await self.w.command(self.w.conn.quit(), self.t.quit, "QUIT")
 
     async def close(self) -> None:
