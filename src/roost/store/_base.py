@@ -27,6 +27,22 @@ class Tx(Protocol):
     def all(self, sql: str, params: Sequence[object] = ()) -> list[Row]: ...
 
 
+def insert_values(
+    tx: Tx, head: str, rows: Sequence[Sequence[object]], tail: str = "", chunk: int = 200
+) -> None:
+    """Insert many rows with one multi-row statement per `chunk` rows.
+
+    One statement per batch rather than one per row: each statement releases and retakes the
+    GIL, and under load every retake waits for the event loop thread, which made group commits
+    slow (bench/README.md). The SQL is built from constant fragments; values are always bound.
+    """
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        one = "(" + ", ".join("?" * len(part[0])) + ")"
+        values = [value for row in part for value in row]
+        tx.execute(f"{head} VALUES {', '.join([one] * len(part))}{tail}", values)
+
+
 class SqlBase(abc.ABC):
     """Transactions, clock and dialect hooks; subclasses are the two backends."""
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from roost.store._base import SqlBase, Tx
+from roost.store._base import SqlBase, Tx, insert_values
 from roost.store.blobs.fs import check_digest
 from roost.store.interface import StoreError
 from roost.store.types import BlobRef
 
 # Both dialects (SQLite >= 3.24, PostgreSQL >= 9.5) accept this upsert form.
-_INSERT = "INSERT INTO blobs (digest, size, data) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING"
+_INSERT_HEAD = "INSERT INTO blobs (digest, size, data)"
+_INSERT_TAIL = " ON CONFLICT (digest) DO NOTHING"
 
 
 def blob_row(ref: BlobRef, data: bytes) -> tuple[str, int, bytes]:
@@ -34,7 +35,8 @@ def blob_row(ref: BlobRef, data: bytes) -> tuple[str, int, bytes]:
 def insert_blobs(tx: Tx, rows: Iterable[tuple[str, int, bytes]]) -> None:
     """Insert inline bodies inside the caller's transaction; duplicates are sent only once."""
     unique = {row[0]: row for row in rows}
-    tx.executemany(_INSERT, list(unique.values()))
+    if unique:
+        insert_values(tx, _INSERT_HEAD, list(unique.values()), _INSERT_TAIL)
 
 
 class BlobRowsMixin(SqlBase):

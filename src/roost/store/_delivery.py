@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from roost.store._base import SqlBase, Tx
+from roost.store._base import SqlBase, Tx, insert_values
 from roost.store.common import INBOX, Delivery
 from roost.store.types import BlobRef
 
@@ -73,9 +73,10 @@ class DeliveryMixin(SqlBase):
         for inbox in inboxes.values():
             if not inbox.rows:
                 continue
-            tx.executemany(
+            insert_values(
+                tx,
                 "INSERT INTO messages (mailbox_id, uid, blob_digest, blob_size, prefix, size,"
-                " internal_date, flags, modseq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " internal_date, flags, modseq)",
                 inbox.rows,
             )
             tx.execute(

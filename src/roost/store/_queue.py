@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from roost.store._base import Row, Tx
+from roost.store._base import Row, Tx, insert_values
 from roost.store._blobrows import blob_row, insert_blobs
 from roost.store._delivery import Copy, DeliveryMixin, _Inbox
 from roost.store.common import (
@@ -55,10 +55,12 @@ class QueueMixin(DeliveryMixin):
         with self._write() as tx:
             insert_blobs(tx, bodies)  # before the rows that reference them
             inboxes = self._lock_inboxes(tx, (d.user for plan in plans for d in plan))
+            entries: list[tuple[NewMessage, _Replies]] = []
             for msg, plan in zip(messages, plans, strict=True):
                 replies = self._deliver(inboxes, plan, Copy(msg.blob, msg.received_at))
                 if len(replies.delivered) < len(msg.recipients):
-                    self._insert_entry(tx, msg, replies, now)
+                    entries.append((msg, replies))
+            self._insert_entries(tx, entries, now)
             self._save_inboxes(tx, inboxes)
 
     def _deliver(self, inboxes: dict[str, _Inbox], plan: list[Delivery], copy: Copy) -> _Replies:
@@ -72,29 +74,41 @@ class QueueMixin(DeliveryMixin):
             replies.add(delivery.indexes, _delivered_reply(delivery.user, uid), delivered=True)
         return replies
 
-    def _insert_entry(self, tx: Tx, msg: NewMessage, replies: _Replies, now: datetime) -> None:
-        if tx.one("SELECT 1 FROM queue WHERE queue_id = ?", (msg.queue_id,)):
-            raise AlreadyExists(f"queue id {msg.queue_id} already exists")
-        state = QueueState.HOLD if msg.hold else QueueState.INCOMING
-        received = self._ts_in(msg.received_at)
-        tx.execute(
-            f"INSERT INTO queue ({_QUEUE_COLUMNS}) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                msg.queue_id, state.value, msg.sender, msg.blob.digest, msg.blob.size, msg.prefix,
-                received, received, msg.client_ip, msg.helo, msg.auth_user, msg.body_type,
-                msg.smtputf8, msg.ret, msg.envid,
-            ),
-        )  # fmt: skip
-        tx.executemany(
+    def _insert_entries(
+        self, tx: Tx, entries: Sequence[tuple[NewMessage, _Replies]], now: datetime
+    ) -> None:
+        """Queue and recipient rows of a whole batch, a few statements in all."""
+        if not entries:
+            return
+        ids = [msg.queue_id for msg, _ in entries]
+        if len(set(ids)) != len(ids):
+            raise AlreadyExists(f"queue ids repeated in one batch: {sorted(ids)}")
+        marks = ", ".join("?" * len(ids))
+        taken = tx.one(f"SELECT queue_id FROM queue WHERE queue_id IN ({marks})", ids)
+        if taken:
+            raise AlreadyExists(f"queue id {taken[0]} already exists")
+        stamp = self._ts_in(now)
+        insert_values(tx, f"INSERT INTO queue ({_QUEUE_COLUMNS})",
+                      [self._queue_row(msg) for msg, _ in entries])  # fmt: skip
+        insert_values(
+            tx,
             "INSERT INTO queue_recipients (queue_id, idx, address, status, deliver_to,"
-            " delivery_prefix, orcpt, notify, last_reply, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " delivery_prefix, orcpt, notify, last_reply, updated_at)",
             [
-                _rcpt_row(msg.queue_id, idx, rcpt, replies, self._ts_in(now))
+                _rcpt_row(msg.queue_id, idx, rcpt, replies, stamp)
+                for msg, replies in entries
                 for idx, rcpt in enumerate(msg.recipients)
             ],
         )
+
+    def _queue_row(self, msg: NewMessage) -> tuple[object, ...]:
+        state = QueueState.HOLD if msg.hold else QueueState.INCOMING
+        received = self._ts_in(msg.received_at)
+        return (
+            msg.queue_id, state.value, msg.sender, msg.blob.digest, msg.blob.size, msg.prefix,
+            received, received, 0, msg.client_ip, msg.helo, msg.auth_user, msg.body_type,
+            msg.smtputf8, msg.ret, msg.envid,
+        )  # fmt: skip
 
     # --- operator actions ------------------------------------------------------------------
     def hold(self, queue_id: str) -> None:
