@@ -125,9 +125,66 @@ class LogConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+TlsMode = Literal["none", "may", "encrypt", "verify"]
+
+
 class DkimConfig(_Section):
-    selector: str = "roost"
+    selector: str = Field("roost", description="selector used for a domain not in `selectors`")
     key_dir: str = "dkim"
+    selectors: dict[str, str] = Field(
+        default_factory=dict,
+        description="domain -> selector that signs now (key rotation: publish the new "
+        "selector's record, then switch it here)",
+    )
+    sign: bool = Field(True, description="sign mail from local domains on its way out")
+
+
+class RetryConfig(_Section):
+    first: float = Field(300.0, gt=0, description="seconds before the first retry")
+    max_interval: float = Field(4 * 3600.0, gt=0, description="backoff cap between tries")
+    max_lifetime: float = Field(5 * 86400.0, gt=0, description="then the message bounces")
+    delay_warning: float = Field(
+        4 * 3600.0, ge=0, description="send a delay DSN after this long; 0 disables"
+    )
+    jitter: float = Field(0.2, ge=0, le=1, description="random +/- fraction of each interval")
+
+
+class SmarthostConfig(_Section):
+    address: str = Field("", description="host:port that relays everything; empty: use MX")
+    username: str = ""
+    password: str = ""
+    tls: TlsMode = "verify"
+
+
+class DeliveryConfig(_Section):
+    enabled: bool = True
+    mx_port: int = Field(25, ge=1, lt=65536, description="SMTP port of remote MX hosts")
+    helo_name: str = Field("", description="name in EHLO; server.hostname when empty")
+    max_connections: int = Field(100, ge=1, description="outbound connections in total")
+    max_connections_per_domain: int = Field(10, ge=1)
+    max_connections_per_host: int = Field(5, ge=1)
+    max_messages_per_minute_per_domain: int = Field(0, ge=0, description="0: no limit")
+    messages_per_connection: int = Field(100, ge=1, description="reuse a connection this often")
+    retry: RetryConfig = RetryConfig()
+    transport: dict[str, str] = Field(
+        default_factory=dict,
+        description="destination domain -> next hop 'host:port' (MX lookup) or "
+        "'[host]:port' (no MX lookup), like Postfix transport_maps",
+    )
+    smarthost: SmarthostConfig = SmarthostConfig()
+    source_addresses: dict[str, str] = Field(
+        default_factory=dict, description="sender domain -> local IP address to send from"
+    )
+    default_tls: TlsMode = Field("may", description="opportunistic STARTTLS (RFC 3207)")
+    tls_policy: dict[str, TlsMode] = Field(
+        default_factory=dict, description="destination domain -> none | may | encrypt | verify"
+    )
+    mta_sts: bool = Field(True, description="honour MTA-STS policies (RFC 8461)")
+    mta_sts_port: int = Field(443, ge=1, lt=65536, description="HTTPS port for policy fetches")
+    tls_ca_file: str = Field("", description="CA bundle for verification; system when empty")
+    tlsrpt: bool = Field(True, description="record TLS results and mail daily reports (RFC 8460)")
+    lease_seconds: float = Field(600.0, gt=0, description="a claimed message is retried after")
+    poll_interval: float = Field(1.0, gt=0, description="seconds between queue scans")
 
 
 class RoostConfig(_Section):
@@ -141,3 +198,4 @@ class RoostConfig(_Section):
     smtp: SmtpConfig = SmtpConfig()
     log: LogConfig = LogConfig()
     dkim: DkimConfig = DkimConfig()
+    delivery: DeliveryConfig = DeliveryConfig()

@@ -8,16 +8,23 @@ directly. Both backends pass the same conformance suite (tests/store/).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from roost.store.types import (
     Alias,
+    AttemptLog,
+    AttemptResult,
     BlobRef,
+    CachedPolicy,
     Directory,
     MailboxInfo,
     NewMessage,
     QueueEntry,
     StoredMessage,
+    Suppression,
+    TlsResult,
+    TlsResultCount,
     User,
 )
 
@@ -93,6 +100,51 @@ class Store(Protocol):
     def get_blob(self, digest: str) -> bytes | None: ...
     # removes the row, in use or not: the caller checks blob_in_use first
     def delete_blob(self, digest: str) -> None: ...
+
+    # --- delivery (issue 3: queue manager, attempts, suppression, TLS reporting) --------------
+    def claim_due(
+        self, owner: str, now: datetime, limit: int, lease: timedelta
+    ) -> list[QueueEntry]:
+        """Lease up to `limit` due messages (incoming or deferred, next_attempt <= now, no live
+        lease) to `owner` until now + lease, moving them to ACTIVE; oldest next_attempt first.
+        PostgreSQL uses FOR UPDATE SKIP LOCKED so nodes never claim the same message; a lease
+        that expired (its owner died) makes the message claimable again. Held messages never."""
+        ...
+
+    def record_attempt(self, queue_id: str, owner: str, result: AttemptResult) -> None:
+        """Apply an attempt's outcomes in one transaction, only while `owner` holds the lease
+        (StoreError otherwise: the lease was lost and another node may be delivering).
+        Recipients get their status and last reply; attempt logs are appended; attempts += 1.
+        If no recipient is PENDING or DEFERRED any more, the message leaves the queue (rows
+        deleted; attempt logs too); else it goes to DEFERRED with `next_attempt`, lease cleared."""
+        ...
+
+    def release_lease(self, queue_id: str, owner: str, next_attempt: datetime) -> None:
+        """Give a claimed message back untried (e.g. destination throttled): ACTIVE -> its
+        previous state (DEFERRED if it had attempts, else INCOMING), due at next_attempt."""
+        ...
+
+    def retry_now(self, queue_id: str | None, now: datetime) -> int:
+        """`roost queue retry ID|--all` / flush: deferred (and incoming) messages due now.
+        Returns how many; NotFound for an unknown ID."""
+        ...
+
+    def list_attempts(self, queue_id: str) -> list[AttemptLog]: ...
+
+    def add_suppression(self, entry: Suppression) -> None: ...  # replaces an existing one
+    def remove_suppression(self, sender_domain: str, address: str) -> None: ...  # NotFound
+    def list_suppressions(self, sender_domain: str | None = None) -> list[Suppression]: ...
+    def find_suppression(self, sender_domain: str, address: str) -> Suppression | None: ...
+
+    def record_tls_results(self, results: Sequence[TlsResult]) -> None:
+        """Add to the per-day counters (one row per distinct key, successes/failures summed)."""
+        ...
+
+    def tls_result_counts(self, policy_domain: str, day: str) -> list[TlsResultCount]: ...
+    def tls_report_domains(self, day: str) -> list[str]: ...  # policy domains with results
+
+    def get_mta_sts_policy(self, domain: str) -> CachedPolicy | None: ...
+    def put_mta_sts_policy(self, policy: CachedPolicy) -> None: ...
 
     # --- mail store (IMAP model) ----------------------------------------------------------
     def list_mailboxes(self, user: str) -> list[MailboxInfo]: ...

@@ -105,6 +105,7 @@ class QueueEntry:
     ret: str | None
     envid: str | None
     recipients: tuple[QueueRecipient, ...] = field(default_factory=tuple)
+    warned: bool = False  # a delay DSN was already sent
 
     @property
     def size(self) -> int:
@@ -159,3 +160,91 @@ class StoredMessage:
     internal_date: datetime
     flags: frozenset[str]
     modseq: int
+
+
+# --- delivery (queue manager, attempts, suppression, TLS reporting) ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RcptOutcome:
+    """What one delivery attempt decided for one recipient (by its index in the message)."""
+
+    idx: int
+    status: RcptStatus  # DELIVERED, DEFERRED or BOUNCED
+    reply: str  # remote or local reply text, e.g. "550 5.1.1 <x@y>: no such user"
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptLog:
+    """One try at one host, for `roost queue show` (time, MX, IP, TLS, remote reply)."""
+
+    queue_id: str
+    at: datetime
+    recipients: tuple[int, ...]  # indexes tried in this attempt
+    mx_host: str
+    ip: str
+    port: int
+    tls: str  # e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384", or "" for plaintext
+    reply: str
+    status: RcptStatus  # the worst outcome among those recipients
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """Everything `record_attempt` writes in one transaction.
+
+    `next_attempt` is when still-deferred recipients are tried again; None when none are left.
+    `warned` marks that a delay DSN was sent (so it is sent once).
+    """
+
+    outcomes: tuple[RcptOutcome, ...]
+    attempts: tuple[AttemptLog, ...]
+    next_attempt: datetime | None
+    warned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    sender_domain: str  # whose list: suppressions are per sending domain
+    address: str
+    reason: str  # e.g. the 5xx reply that put it there
+    source: str  # "bounce", "dsn", "admin"
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TlsResult:
+    """One TLS outcome for RFC 8460 aggregate reports (counted per day and key)."""
+
+    policy_domain: str
+    day: str  # UTC date "YYYY-MM-DD"
+    policy_type: str  # "sts", "no-policy-found"
+    policy_string: str  # the policy text lines joined by "\n" ("" for no policy)
+    mx_host: str
+    receiving_ip: str
+    result_type: str  # "" for success, else an RFC 8460 §4.3 result type
+    success: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TlsResultCount:
+    policy_domain: str
+    day: str
+    policy_type: str
+    policy_string: str
+    mx_host: str
+    receiving_ip: str
+    result_type: str
+    successes: int
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPolicy:
+    """An MTA-STS policy as fetched (RFC 8461 §5.1 caching), keyed by policy domain."""
+
+    domain: str
+    policy_id: str
+    text: str
+    fetched_at: datetime
+    expires_at: datetime
