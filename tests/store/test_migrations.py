@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import timedelta
 
 import pytest
 
@@ -13,7 +14,8 @@ from roost.store import open_blobs, open_store
 from roost.store.blobs import FileBlobStore
 from roost.store.interface import Store, StoreError
 from roost.store.migrations import Migration, check_sequence
-from tests.store.conftest import local, message, open_with, remote, shipped_migrations
+from roost.store.types import QueueState, RcptStatus
+from tests.store.conftest import T0, local, message, open_with, remote, shipped_migrations
 
 
 def test_fresh_database_is_migrated_to_latest(store: Store, roost_config: RoostConfig) -> None:
@@ -129,8 +131,8 @@ def test_sqlite_durability_settings(roost_config: RoostConfig) -> None:
 
 
 def test_store_written_by_schema_1_is_upgraded(roost_config: RoostConfig) -> None:
-    """A store from the version before inline blobs (schema 1) opens, is upgraded to 2 with all
-    data intact; its file bodies stay readable and new bodies can go inline."""
+    """A store from the version before inline blobs (schema 1) opens, is upgraded to the latest
+    with all data intact; its file bodies stay readable and new bodies can go inline."""
     old = open_with(roost_config, shipped_migrations(roost_config)[:1])
     files = FileBlobStore(resolve_path(roost_config, roost_config.storage.blob_dir))
     try:
@@ -145,7 +147,7 @@ def test_store_written_by_schema_1_is_upgraded(roost_config: RoostConfig) -> Non
         old.close()
     upgraded = open_store(roost_config)
     try:
-        assert upgraded.schema_version() == 2
+        assert upgraded.schema_version() == len(shipped_migrations(roost_config))
         assert upgraded.get_user("alice@example.org") is not None
         [delivered] = upgraded.list_messages("alice@example.org", "INBOX")
         [queued] = upgraded.list_queue()
@@ -158,3 +160,41 @@ def test_store_written_by_schema_1_is_upgraded(roost_config: RoostConfig) -> Non
     finally:
         upgraded.close()
         files.close()
+
+
+def test_store_written_by_schema_2_is_upgraded(roost_config: RoostConfig) -> None:
+    """A store from before outbound delivery (schema 2) with queued mail upgrades to 3: queue
+    rows intact and not yet warned, and the new delivery tables work on them at once."""
+    old = open_with(roost_config, shipped_migrations(roost_config)[:2])
+    try:
+        assert old.schema_version() == 2
+        old.add_domain("example.org")
+        old.add_user("alice@example.org", "hash-a")
+        old.enqueue_batch([message("Q1", local("alice@example.org"), remote("far@remote.test"))])
+        old.enqueue_batch([message("Q2", remote("held@remote.test"), hold=True, offset=1)])
+    finally:
+        old.close()
+    upgraded = open_store(roost_config)
+    try:
+        assert upgraded.schema_version() == 3
+        after = upgraded.list_queue()
+        assert [(e.queue_id, e.state, e.warned) for e in after] == [
+            ("Q1", QueueState.INCOMING, False),
+            ("Q2", QueueState.HOLD, False),
+        ]
+        assert [r.address for r in after[0].recipients] == ["alice@example.org", "far@remote.test"]
+        assert (after[0].prefix, after[0].received_at, after[0].attempts) == (
+            b"Received: from x\r\n",
+            T0,
+            0,
+        )
+        [claimed] = upgraded.claim_due(
+            "node-a", T0 + timedelta(minutes=1), 10, timedelta(minutes=5)
+        )
+        assert claimed.queue_id == "Q1"
+        assert claimed.state is QueueState.ACTIVE
+        assert [r.status for r in claimed.recipients] == [RcptStatus.DELIVERED, RcptStatus.PENDING]
+        assert upgraded.list_attempts("Q1") == []
+        assert upgraded.list_suppressions() == []
+    finally:
+        upgraded.close()

@@ -49,6 +49,9 @@ class SqlBase(abc.ABC):
     #: appended to SELECTs that must lock the rows they read (PostgreSQL); SQLite's writer
     #: transaction (BEGIN IMMEDIATE) already excludes every other writer.
     for_update: str = ""
+    #: appended to a SELECT that picks rows to claim (PostgreSQL: FOR UPDATE SKIP LOCKED), so
+    #: concurrent claimers each take different rows instead of queueing behind one another.
+    skip_locked: str = ""
 
     def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
         self._clock = clock

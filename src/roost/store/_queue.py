@@ -36,6 +36,8 @@ _QUEUE_COLUMNS = (
     "queue_id, state, sender, blob_digest, blob_size, prefix, received_at, next_attempt,"
     " attempts, client_ip, helo, auth_user, body_type, smtputf8, ret, envid"
 )
+# Reads also return warned (schema 3); inserts leave it at its default (no delay DSN yet).
+_ENTRY_COLUMNS = _QUEUE_COLUMNS + ", warned"
 _RCPT_COLUMNS = "queue_id, idx, address, status, deliver_to, orcpt, notify, last_reply, updated_at"
 
 
@@ -162,7 +164,7 @@ class QueueMixin(DeliveryMixin):
             (queue_id, RcptStatus.DELIVERED.value),
         )
         if left is not None and int(left[0]) == 0:
-            _delete_rows(tx, queue_id)
+            delete_rows(tx, queue_id)
             return
         tx.execute(
             "UPDATE queue SET state = ?, next_attempt = ?, lease_owner = NULL, lease_until = NULL"
@@ -186,7 +188,7 @@ class QueueMixin(DeliveryMixin):
             row = tx.one("SELECT blob_digest, blob_size FROM queue WHERE queue_id = ?", (queue_id,))
             if row is None:
                 raise NotFound(f"queue entry {queue_id} does not exist")
-            _delete_rows(tx, queue_id)
+            delete_rows(tx, queue_id)
         return BlobRef(row[0], int(row[1]))
 
     def blob_in_use(self, ref: BlobRef) -> bool:
@@ -199,23 +201,33 @@ class QueueMixin(DeliveryMixin):
     # --- reads -----------------------------------------------------------------------------
     def list_queue(self) -> list[QueueEntry]:
         with self._read() as tx:
-            rows = tx.all(f"SELECT {_QUEUE_COLUMNS} FROM queue ORDER BY received_at, queue_id")
-            rcpts = tx.all(f"SELECT {_RCPT_COLUMNS} FROM queue_recipients ORDER BY queue_id, idx")
+            return self._load_entries(tx, "", (), "received_at, queue_id")
+
+    def get_queue_entry(self, queue_id: str) -> QueueEntry | None:
+        with self._read() as tx:
+            found = self._load_entries(tx, "WHERE queue_id = ?", (queue_id,), "queue_id")
+        return found[0] if found else None
+
+    def _load_entries(
+        self, tx: Tx, where: str, params: Sequence[object], order: str
+    ) -> list[QueueEntry]:
+        """Queue rows matching `where` (a constant fragment) with all their recipients.
+
+        Two statements whatever the number of entries: the recipients are selected by the same
+        `where` on queue (as a subquery), inside the caller's transaction, so both agree.
+        """
+        rows = tx.all(f"SELECT {_ENTRY_COLUMNS} FROM queue {where} ORDER BY {order}", params)
+        if not rows:
+            return []
+        rcpts = tx.all(
+            f"SELECT {_RCPT_COLUMNS} FROM queue_recipients"
+            f" WHERE queue_id IN (SELECT queue_id FROM queue {where}) ORDER BY queue_id, idx",
+            params,
+        )
         grouped: dict[str, list[QueueRecipient]] = {}
         for r in rcpts:
             grouped.setdefault(r[0], []).append(self._recipient(r))
         return [self._entry(row, grouped.get(row[0], [])) for row in rows]
-
-    def get_queue_entry(self, queue_id: str) -> QueueEntry | None:
-        with self._read() as tx:
-            row = tx.one(f"SELECT {_QUEUE_COLUMNS} FROM queue WHERE queue_id = ?", (queue_id,))
-            rcpts = tx.all(
-                f"SELECT {_RCPT_COLUMNS} FROM queue_recipients WHERE queue_id = ? ORDER BY idx",
-                (queue_id,),
-            )
-        if row is None:
-            return None
-        return self._entry(row, [self._recipient(r) for r in rcpts])
 
     def _entry(self, row: Row, recipients: list[QueueRecipient]) -> QueueEntry:
         return QueueEntry(
@@ -235,6 +247,7 @@ class QueueMixin(DeliveryMixin):
             ret=row[14],
             envid=row[15],
             recipients=tuple(recipients),
+            warned=bool(row[16]),
         )
 
     def _recipient(self, r: Row) -> QueueRecipient:
@@ -277,6 +290,8 @@ def _rcpt_row(
     )  # fmt: skip
 
 
-def _delete_rows(tx: Tx, queue_id: str) -> None:
+def delete_rows(tx: Tx, queue_id: str) -> None:
+    """Everything the queue holds about a message; its blob is the caller's (blob_in_use)."""
+    tx.execute("DELETE FROM delivery_attempts WHERE queue_id = ?", (queue_id,))
     tx.execute("DELETE FROM queue_recipients WHERE queue_id = ?", (queue_id,))
     tx.execute("DELETE FROM queue WHERE queue_id = ?", (queue_id,))

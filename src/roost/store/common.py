@@ -67,6 +67,13 @@ def normalize_email(email: str) -> str:
     return f"{local}@{normalize_domain(domain)}"
 
 
+def fold_address(address: str) -> str:
+    """Lower-cased like normalize_email, but never refused: a suppression must be recordable
+    for whatever address a remote server bounced (a quoted local part may hold spaces)."""
+    local, at, domain = _fold(address).rpartition("@")
+    return f"{local}@{domain.rstrip('.')}" if at else domain
+
+
 def normalize_alias_source(source: str) -> str:
     """An address, or "@domain" for a catch-all."""
     if source.strip().startswith("@"):

@@ -1,4 +1,4 @@
-"""The Store implementation shared by both SQL backends, assembled from its three families.
+"""The Store implementation shared by both SQL backends, assembled from its families.
 
 A backend subclasses `SqlStore` and supplies transactions, dialect conversions and migration
 locking; every Store method (inline blob rows included) is written once, so the two backends
@@ -7,14 +7,26 @@ cannot drift apart.
 
 from __future__ import annotations
 
+from roost.store._attempts import AttemptsMixin
 from roost.store._base import SqlBase, Tx
 from roost.store._blobrows import BlobRowsMixin
 from roost.store._directory import DirectoryMixin
+from roost.store._leasing import LeasingMixin
 from roost.store._mailstore import MailMixin
-from roost.store._queue import QueueMixin
+from roost.store._suppression import SuppressionMixin
+from roost.store._tlsrpt import TlsReportMixin
 
 
-class SqlStore(DirectoryMixin, QueueMixin, MailMixin, BlobRowsMixin, SqlBase):
+class SqlStore(
+    DirectoryMixin,
+    LeasingMixin,  # and the queue (intake, operator actions, reads) it builds on
+    AttemptsMixin,
+    SuppressionMixin,
+    TlsReportMixin,
+    MailMixin,
+    BlobRowsMixin,
+    SqlBase,
+):
     """interface.Store over SQL; see roost.store.interface for the contract of each method."""
 
     def schema_version(self) -> int:

@@ -59,6 +59,7 @@ class PostgresStore(SqlStore):
     """interface.Store in one PostgreSQL schema (created if missing)."""
 
     for_update = " FOR UPDATE"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(
         self,
