@@ -8,10 +8,12 @@ from roost import __version__
 from roost.cli.alias import alias
 from roost.cli.config_cmd import config
 from roost.cli.context import CliState, RoostGroup, pass_state
+from roost.cli.dkim import dkim
 from roost.cli.domain import domain
 from roost.cli.init_cmd import init
 from roost.cli.mailbox import mailbox
 from roost.cli.queue import queue
+from roost.cli.suppression import suppression
 from roost.cli.user import user
 
 
@@ -39,7 +41,7 @@ def serve(state: CliState) -> None:
     run_server(state.config)
 
 
-for _command in (init, config, domain, user, alias, queue, mailbox):
+for _command in (init, config, domain, user, alias, queue, mailbox, dkim, suppression):
     cli.add_command(_command)
 
 
