@@ -26,9 +26,11 @@ LATER = NOW + timedelta(minutes=30)
 S = RcptStatus
 
 
-def queue_remote(store: Store, queue_id: str, rcpts: int = 1, offset: int = 0, **kw: bool) -> None:
+def queue_remote(
+    store: Store, queue_id: str, rcpts: int = 1, offset: int = 0, hold: bool = False
+) -> None:
     addresses = [remote(f"r{i}@remote.test") for i in range(rcpts)]
-    store.enqueue_batch([message(queue_id, *addresses, offset=offset, **kw)])
+    store.enqueue_batch([message(queue_id, *addresses, offset=offset, hold=hold)])
 
 
 def claim(store: Store, owner: str = "node-a", at: datetime = NOW, limit: int = 10) -> list[str]:

@@ -23,6 +23,8 @@ _UPSERT_TAIL = (
     " successes = tlsrpt_results.successes + excluded.successes,"
     " failures = tlsrpt_results.failures + excluded.failures"
 )
+# Reports list rows by their readable key (policy text, not its digest).
+_ORDER = "policy_type, policy_string, mx_host, receiving_ip, result_type"
 _COUNT_COLUMNS = (
     "policy_domain, day, policy_type, policy_string, mx_host, receiving_ip, result_type,"
     " successes, failures"
@@ -70,7 +72,7 @@ class TlsReportMixin(SqlBase):
         with self._read() as tx:
             rows = tx.all(
                 f"SELECT {_COUNT_COLUMNS} FROM tlsrpt_results WHERE policy_domain = ? AND day = ?"
-                f" ORDER BY {_KEY}",
+                f" ORDER BY {_ORDER}",
                 (normalize_domain(policy_domain), day),
             )
         return [_count(row) for row in rows]
