@@ -108,8 +108,11 @@ class TestSmtpServer:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, script: Script | None = None) -> None:
+    def __init__(
+        self, script: Script | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.script = script or Script()
+        self.host, self._port = host, port
         self.messages: list[Received] = []
         self.connections = 0
         self.commands: list[str] = []  # event class names, in arrival order
@@ -123,7 +126,7 @@ class TestSmtpServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def __aenter__(self) -> TestSmtpServer:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, self.host, self._port)
         return self
 
     async def __aexit__(

@@ -1,4 +1,4 @@
-"""`roost queue list|show|hold|release|delete`: inspect and steer the mail queue (like postqueue).
+"""`roost queue list|show|hold|release|delete|retry|flush`: steer the mail queue (like postqueue).
 
 Deleting removes the rows first and the blob afterwards, and only when no other queue entry or
 stored message shares it (blobs are content-addressed, so identical messages share one).
@@ -6,13 +6,14 @@ stored message shares it (blobs are content-addressed, so identical messages sha
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from roost.cli.context import CliState, fail, pass_state
 from roost.cli.output import echo_json, fmt_time, json_option, render
-from roost.store.types import QueueEntry, QueueRecipient
+from roost.store.types import AttemptLog, QueueEntry, QueueRecipient
 
 
 def _recipient(r: QueueRecipient) -> dict[str, Any]:
@@ -92,6 +93,26 @@ def header_block(message: bytes) -> bytes:
     return message
 
 
+def _attempt(a: AttemptLog) -> dict[str, Any]:
+    return {
+        "at": a.at,
+        "recipients": list(a.recipients),
+        "mx_host": a.mx_host,
+        "ip": a.ip,
+        "port": a.port,
+        "tls": a.tls,
+        "status": a.status.value,
+        "reply": a.reply,
+    }
+
+
+def _echo_attempts(attempts: list[AttemptLog]) -> None:
+    for a in attempts:
+        relay = f"{a.mx_host}[{a.ip}]:{a.port}" if a.mx_host else "(no connection)"
+        tls = a.tls or "no TLS"
+        click.echo(f"Attempt:   {fmt_time(a.at)} {relay} {tls}: {a.status.value}: {a.reply}")
+
+
 def _echo_entry(entry: QueueEntry, headers: str) -> None:
     click.echo(f"Queue ID:  {entry.queue_id}")
     click.echo(f"State:     {entry.state.value}")
@@ -113,11 +134,16 @@ def _echo_entry(entry: QueueEntry, headers: str) -> None:
 def show(state: CliState, queue_id: str, as_json: bool) -> None:
     """Show the envelope, each recipient's status and last reply, and the message headers."""
     entry = _get_entry(state, queue_id)
+    with state.store() as store:
+        attempts = store.list_attempts(queue_id)
     message = entry.prefix + state.blobs().get(entry.blob)
     headers = header_block(message).decode("utf-8", "replace")
     if as_json:
-        echo_json({**entry_row(entry), "headers": headers})
+        echo_json(
+            {**entry_row(entry), "attempts": [_attempt(a) for a in attempts], "headers": headers}
+        )
         return
+    _echo_attempts(attempts)
     _echo_entry(entry, headers)
 
 
@@ -152,3 +178,25 @@ def delete(state: CliState, queue_id: str) -> None:
     if not in_use:
         state.blobs().delete(ref)
     click.echo(f"deleted {queue_id}")
+
+
+@queue.command()
+@click.argument("queue_id", required=False)
+@click.option("--all", "everything", is_flag=True, help="every deferred message")
+@pass_state
+def retry(state: CliState, queue_id: str | None, everything: bool) -> None:
+    """Make a deferred message (or --all) due now; the running server picks it up."""
+    if bool(queue_id) == everything:
+        raise fail("give a queue ID or --all")
+    with state.store() as store:
+        count = store.retry_now(None if everything else queue_id, datetime.now(UTC))
+    click.echo(f"{count} message(s) due now")
+
+
+@queue.command()
+@pass_state
+def flush(state: CliState) -> None:
+    """Attempt delivery of every queued message now (like `postqueue -f`)."""
+    with state.store() as store:
+        count = store.retry_now(None, datetime.now(UTC))
+    click.echo(f"{count} message(s) due now")
