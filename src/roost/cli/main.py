@@ -14,6 +14,7 @@ from roost.cli.init_cmd import init
 from roost.cli.mailbox import mailbox
 from roost.cli.queue import queue
 from roost.cli.suppression import suppression
+from roost.cli.tlsrpt import tlsrpt
 from roost.cli.user import user
 
 
@@ -43,6 +44,7 @@ def serve(state: CliState) -> None:
 
 for _command in (init, config, domain, user, alias, queue, mailbox, dkim, suppression):
     cli.add_command(_command)
+cli.add_command(tlsrpt)
 
 
 def main() -> None:
