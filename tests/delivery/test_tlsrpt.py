@@ -13,11 +13,14 @@ import pytest
 
 from roost.config.model import RoostConfig
 from roost.delivery.mtasts import FETCH_ERROR, StsLookup, parse_policy
+from roost.delivery.mx import Hop, Route
+from roost.delivery.policy import DomainTls, tls_contexts
 from roost.delivery.smtp_session import Endpoint, SessionReport
 from roost.delivery.tlsrpt import (
     build_report,
     excluded_mx_result,
     mailto_addresses,
+    plan_results,
     policy_failure_result,
     report_email,
     results_from_session,
@@ -73,6 +76,20 @@ def test_policy_failure_and_excluded_mx_results() -> None:
     assert policy_failure_result(StsLookup(DOMAIN, STS), DAY) is None
     skipped = excluded_mx_result(DOMAIN, STS, "rogue.example.test", DAY)
     assert (skipped.result_type, skipped.mx_host) == ("validation-failure", "rogue.example.test")
+
+
+def test_plan_results_count_discovery_failures_and_excluded_mx() -> None:
+    hops = (Hop("mx1.example.test", "127.0.0.2", 25, 10), Hop("rogue.test", "127.0.0.3", 25, 10))
+    route = Route(DOMAIN, "mx", hops)
+    lookup = StsLookup(DOMAIN, STS, "id1", FETCH_ERROR, "404", from_cache=True)
+    domain_tls = DomainTls(DOMAIN, "may", tls_contexts(), lookup)
+    results = plan_results(domain_tls, route, DAY)
+    assert [(r.result_type, r.mx_host) for r in results] == [
+        (FETCH_ERROR, ""),
+        ("validation-failure", "rogue.test"),
+    ]
+    assert not any(r.success for r in results)
+    assert plan_results(DomainTls(DOMAIN, "may", tls_contexts()), route, DAY) == []
 
 
 def _fill(store: Store) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
+from roost.config.model import DeliveryConfig
 from roost.dns import DnsError, Resolver
 from roost.obs.log import log_event
 from roost.store.aio import AsyncStore
@@ -175,6 +176,14 @@ class FetchSettings:
     timeout: float = 30.0
 
 
+def fetch_settings(
+    config: DeliveryConfig, ssl_context: ssl.SSLContext | None = None
+) -> FetchSettings:
+    """Production settings: `delivery.mta_sts_port`, the system CA store unless given one."""
+    context = ssl_context or ssl.create_default_context()
+    return FetchSettings(context, port=config.mta_sts_port)
+
+
 async def fetch_policy_text(domain: str, settings: FetchSettings, resolve: HostResolver) -> str:
     """GET the policy from `mta-sts.<domain>`; any failure is a PolicyError naming its type."""
     host = f"mta-sts.{domain}"
@@ -275,7 +284,7 @@ async def _read_body(host: str, reader: asyncio.StreamReader, headers: dict[str,
 
 
 async def _read_chunked(host: str, reader: asyncio.StreamReader) -> bytes:
-    """HTTP/1.1 chunked transfer coding (RFC 9112 §7.1), trailers skipped."""
+    """HTTP/1.1 chunked transfer coding, trailers skipped."""
     body = b""
     while True:
         size_text = (await reader.readline()).split(b";")[0].strip()

@@ -37,7 +37,7 @@ class TlsContexts:
     """SSL contexts built once: creating one loads the CA store, too slow per connection."""
 
     verify: ssl.SSLContext  # CERT_REQUIRED, check_hostname
-    opportunistic: ssl.SSLContext  # encrypts, accepts any certificate (RFC 7435 spirit)
+    opportunistic: ssl.SSLContext  # encrypts, any certificate: beats plaintext
 
 
 @functools.lru_cache(maxsize=8)
@@ -83,6 +83,10 @@ class DomainTls:
             return True
         return mx_matches(policy, mx_host)
 
+    def excluded(self, route: Route) -> tuple[str, ...]:
+        """The MX names of `route` that `filter` drops, for TLS-RPT (validation-failure)."""
+        return tuple(h for h in route.mx_hosts if not self.allows(h))
+
     def filter(self, route: Route) -> Route:
         """`route` without the hops the policy forbids; none left means defer (§5)."""
         if route.error is not None:
@@ -113,7 +117,7 @@ async def tls_for(
 ) -> DomainTls:
     """Effective TLS for `domain`; consults MTA-STS only for MX routes and when enabled.
 
-    `resolver` is unused while MTA-STS brings its own; it is here for DANE (RFC 7672) later.
+    `resolver` is unused while MTA-STS brings its own; it is here for DANE (TLSA) later.
     `contexts` defaults to ones built from `config.tls_ca_file` (which must then be absolute).
     """
     del resolver

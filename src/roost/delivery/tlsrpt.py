@@ -23,6 +23,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from roost.delivery.mtasts import MtaStsPolicy, StsLookup
+from roost.delivery.mx import Route
+from roost.delivery.policy import DomainTls
 from roost.delivery.smtp_session import SessionReport
 from roost.dns import DnsError, Resolver
 from roost.obs.log import log_event
@@ -99,6 +101,24 @@ def excluded_mx_result(
     return TlsResult(
         policy_domain, day, POLICY_STS, policy_string, mx_host, "", VALIDATION_FAILURE, False
     )
+
+
+def plan_results(domain_tls: DomainTls, route: Route, day: str) -> list[TlsResult]:
+    """Failures known before any connection, for the router to record with the sessions'.
+
+    `route` is the one before `DomainTls.filter`: a failed MTA-STS discovery, and each MX host
+    an enforced policy excluded, count as one failed session each.
+    """
+    out: list[TlsResult] = []
+    if domain_tls.sts is not None:
+        failed = policy_failure_result(domain_tls.sts, day)
+        out.extend([failed] if failed is not None else [])
+    policy = domain_tls.sts_policy
+    if policy is not None:
+        out.extend(
+            excluded_mx_result(route.domain, policy, h, day) for h in domain_tls.excluded(route)
+        )
+    return out
 
 
 # --- the report (§4.4) -------------------------------------------------------------------------
@@ -213,7 +233,7 @@ async def rua_for(domain: str, resolver: Resolver) -> list[str]:
 
 
 def mailto_addresses(uris: Iterable[str]) -> list[str]:
-    """Addresses of the mailto: URIs (RFC 6068), percent-decoded, without ?headers."""
+    """Addresses of the mailto: URIs, percent-decoded, without ?headers."""
     out = []
     for uri in uris:
         if uri[:7].lower() != "mailto:":
