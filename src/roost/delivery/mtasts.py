@@ -213,7 +213,8 @@ async def _get_from_any(host: str, addresses: list[str], settings: FetchSettings
             return await _https_get(host, ip, settings)
         except ssl.SSLCertVerificationError as exc:
             raise PolicyError(WEBPKI_INVALID, f"{host}: {exc.verify_message}") from None
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+        except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+            # ValueError: StreamReader.readline's answer to a header line over the limit
             last = PolicyError(FETCH_ERROR, f"{host} ({ip}): {exc!r}")
     raise last
 
