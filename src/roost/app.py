@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from roost.accounts.passwords import verify_password
 from roost.config import ConfigError, RoostConfig, resolve_path
 from roost.config.model import ListenerConfig
+from roost.delivery.engine import build_manager
 from roost.obs.log import log_event, setup_logging
 from roost.queue.intake import Intake
+from roost.queue.manager import QueueManager
 from roost.smtp.aio import ConnectionLimiter, SmtpHandler, Timeouts
 from roost.smtp.inbound import (
     MX,
@@ -110,6 +112,13 @@ class RoostServer:
         self._intake.start()
         self._directory = DirectoryCache(self._store, self._runner)
         self._tasks.append(asyncio.create_task(self._directory.poll(DIRECTORY_POLL_SECONDS)))
+        self._manager: QueueManager | None = None
+        if cfg.delivery.enabled:
+            self._manager = build_manager(cfg, store=self._store, blobs=self._blobs,
+                                          runner=self._runner, intake=self._intake,
+                                          directory=self._directory.get)  # fmt: skip
+            self._intake.committed.append(self._manager.wake)
+            self._tasks.append(asyncio.create_task(self._manager.run()))
         tls = build_tls_context(cfg)
         context = self._context(tls is not None)
         limiter = ConnectionLimiter(cfg.limits.max_connections, cfg.limits.max_connections_per_ip)
@@ -201,6 +210,8 @@ class RoostServer:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._manager is not None:
+            await self._manager.stop(SHUTDOWN_GRACE_SECONDS)
         await self._intake.stop()
         self._runner.close()
         self._store.close()

@@ -32,6 +32,7 @@ def prepare_config(config: RoostConfig) -> RoostConfig:
     config.listeners.submission.address = "127.0.0.1:0"
     config.listeners.submissions.address = "127.0.0.1:0"
     config.limits.error_delay = 0.0
+    config.delivery.enabled = False  # receiving tests inspect the queue; delivery tests opt in
     write_self_signed(
         resolve_path(config, config.tls.cert), resolve_path(config, config.tls.key), "localhost"
     )

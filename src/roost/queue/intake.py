@@ -53,6 +53,7 @@ class Intake:
         self._waiting: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self.committed: list[Callable[[], None]] = []  # called after every durable batch
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._writer(), name="roost-intake")
@@ -98,6 +99,8 @@ class Intake:
         for item in batch:
             if not item.done.done():
                 item.done.set_result(None)
+        for callback in self.committed:
+            callback()
 
     def _write_batch(self, batch: Sequence[_Pending]) -> None:
         """On the store thread: large bodies in place and synced, then one transaction."""

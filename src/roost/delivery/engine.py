@@ -1,0 +1,88 @@
+"""Builds the outbound delivery engine from the config: the composition of the queue manager
+with routing, TLS policy, the SMTP client, DKIM signing and notifications. No logic here."""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from roost.auth.dkim import DkimSigner, signing_domain
+from roost.config import RoostConfig, resolve_path
+from roost.delivery import smtp_session
+from roost.delivery.mtasts import MtaStsCache, StorePolicyCache, fetch_settings
+from roost.delivery.policy import tls_contexts
+from roost.delivery.router import DnsRouter
+from roost.dns import Resolver
+from roost.queue.inject import inject
+from roost.queue.intake import Intake
+from roost.queue.manager import QueueManager
+from roost.queue.notify import QueueNotifier
+from roost.store.aio import AsyncStore
+from roost.store.interface import BlobStore, Store
+from roost.store.types import Directory
+
+
+def node_name(config: RoostConfig) -> str:
+    """Lease owner: the node's name plus this process, so a restarted node never mistakes a
+    dead process's lease for its own (it waits for the lease to expire, then takes over)."""
+    return f"{config.server.node_id or socket.gethostname()}/{os.getpid()}"
+
+
+def build_manager(
+    config: RoostConfig,
+    *,
+    store: Store,
+    blobs: BlobStore,
+    runner: AsyncStore,
+    intake: Intake,
+    directory: Callable[[], Directory],
+) -> QueueManager:
+    cfg = config.delivery
+    resolver = Resolver.from_config(config.dns)
+    ca_file = str(resolve_path(config, cfg.tls_ca_file)) if cfg.tls_ca_file else ""
+    contexts = tls_contexts(ca_file)
+    mtasts = None
+    if cfg.mta_sts:
+        settings = fetch_settings(cfg, contexts.verify)
+        mtasts = MtaStsCache(StorePolicyCache(runner), resolver, settings)
+    router = DnsRouter(cfg, resolver, mtasts=mtasts, store=store, runner=runner, contexts=contexts)
+    hostname = config.server.hostname
+    sender = _sender(cfg.helo_name or hostname)
+
+    async def submit(sender_addr: str, recipients: list[str], data: bytes) -> Any:
+        return await inject(intake, directory, sender=sender_addr, recipients=recipients,
+                            data=data, hostname=hostname)  # fmt: skip
+
+    notifier = QueueNotifier(store=store, runner=runner, blobs=blobs, inject=submit,
+                             hostname=hostname, retry=cfg.retry)  # fmt: skip
+    return QueueManager(
+        store=store, blobs=blobs, runner=runner, config=cfg, node=node_name(config),
+        router=router, sender=sender, notifier=notifier, sign=_signer(config, directory),
+    )  # fmt: skip
+
+
+def _sender(helo_name: str) -> Any:
+    async def send(endpoint: Any, messages: Any, tls: Any, auth: Any) -> Any:
+        return await smtp_session.deliver(endpoint, messages, helo_name=helo_name, tls=tls,
+                                          auth=auth)  # fmt: skip
+
+    return send
+
+
+def _signer(config: RoostConfig, directory: Callable[[], Directory]) -> Callable[[bytes], bytes]:
+    """DKIM-sign mail whose From domain is local (that is the domain DMARC aligns on)."""
+    if not config.dkim.sign:
+        return lambda content: content
+    signer = DkimSigner.from_config(config)
+    return functools.partial(_sign, signer, directory)
+
+
+def _sign(signer: DkimSigner, directory: Callable[[], Directory], content: bytes) -> bytes:
+    domain = signing_domain(content, directory().domains)
+    if domain is None:
+        return content
+    header = signer.sign(content, domain)
+    return header + content if header else content
