@@ -101,7 +101,7 @@ class RoostServer:
         cfg = self.config
         self._store = open_store(cfg)
         self._blobs = open_blobs(cfg, self._store)
-        self._runner = AsyncStore()
+        self._runner = AsyncStore(self._store, self._blobs)
         self._intake = Intake(
             self._store,
             self._blobs,
@@ -213,8 +213,7 @@ class RoostServer:
         if self._manager is not None:
             await self._manager.stop(SHUTDOWN_GRACE_SECONDS)
         await self._intake.stop()
-        self._runner.close()
-        self._store.close()
+        self._runner.close()  # closes the store after the calls already submitted
 
 
 async def run(config: RoostConfig, ready: Callable[[RoostServer], None] | None = None) -> None:

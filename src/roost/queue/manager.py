@@ -264,8 +264,8 @@ class QueueManager:
         verdicts: dict[int, list[Verdict]] = {}
         try:
             verdicts = await self._deliver_jobs(domain, jobs)
-        except Exception as exc:  # never leave a claimed message without an outcome
-            log_event(log, "delivery failed", logging.ERROR, domain=domain, error=repr(exc))
+        except Exception:  # never leave a claimed message without an outcome
+            log.exception("delivery to %s failed", domain)
         finally:
             self._throttle.finish(domain)
             self._connections -= 1
