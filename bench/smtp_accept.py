@@ -265,6 +265,9 @@ class RoostInstance:
             ("storage.backend", "sqlite"),
             # Postfix exempts $mynetworks from its per-client connection limit; so do we here.
             ("limits.max_connections_per_ip", "1000"),
+            # Postfix holds what it accepts; Roost's delivery engine stays off likewise, so both
+            # only accept and queue durably.
+            ("delivery.enabled", "false"),
         ]:
             self.roost(cfg, "config", "set", key, value)
 
