@@ -8,8 +8,9 @@ import ipaddress
 import logging
 import signal
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from roost.accounts.passwords import verify_password
 from roost.config import ConfigError, RoostConfig, resolve_path
@@ -114,9 +115,17 @@ class RoostServer:
         self._tasks.append(asyncio.create_task(self._directory.poll(DIRECTORY_POLL_SECONDS)))
         self._manager: QueueManager | None = None
         if cfg.delivery.enabled:
-            self._manager = build_manager(cfg, store=self._store, blobs=self._blobs,
-                                          runner=self._runner, intake=self._intake,
-                                          directory=self._directory.get)  # fmt: skip
+            background: list[Coroutine[Any, Any, None]] = []
+            self._manager = build_manager(
+                cfg,
+                store=self._store,
+                blobs=self._blobs,
+                runner=self._runner,
+                intake=self._intake,
+                directory=self._directory.get,
+                background=background,
+            )
+            self._tasks += [asyncio.create_task(work) for work in background]
             self._intake.committed.append(self._manager.wake)
             self._tasks.append(asyncio.create_task(self._manager.run()))
         tls = build_tls_context(cfg)

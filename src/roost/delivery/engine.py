@@ -3,19 +3,23 @@ with routing, TLS policy, the SMTP client, DKIM signing and notifications. No lo
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from roost.auth.dkim import DkimSigner, signing_domain
 from roost.config import RoostConfig, resolve_path
-from roost.delivery import smtp_session
+from roost.delivery import smtp_session, tlsrpt
 from roost.delivery.mtasts import MtaStsCache, StorePolicyCache, fetch_settings
 from roost.delivery.policy import tls_contexts
 from roost.delivery.router import DnsRouter
 from roost.dns import Resolver
+from roost.obs.log import log_event
 from roost.queue.inject import inject
 from roost.queue.intake import Intake
 from roost.queue.manager import QueueManager
@@ -24,11 +28,40 @@ from roost.store.aio import AsyncStore
 from roost.store.interface import BlobStore, Store
 from roost.store.types import Directory
 
+log = logging.getLogger("roost.delivery")
+
+TLSRPT_CHECK_SECONDS = 3600.0
+
 
 def node_name(config: RoostConfig) -> str:
     """Lease owner: the node's name plus this process, so a restarted node never mistakes a
     dead process's lease for its own (it waits for the lease to expire, then takes over)."""
     return f"{config.server.node_id or socket.gethostname()}/{os.getpid()}"
+
+
+async def daily_tls_reports(
+    config: RoostConfig,
+    runner: AsyncStore,
+    resolver: Resolver,
+    submit: Callable[[str, list[str], bytes], Awaitable[Any]],
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    """RFC 8460 §3: each UTC day, mail the previous day's aggregate report to every policy
+    domain that asked for one. The report-id is derived from day and domain, so a report sent
+    again after a restart is recognisable as the same one by its receiver."""
+    hostname = config.server.hostname
+    sent_for = ""
+    while True:
+        yesterday = (clock() - timedelta(days=1)).strftime("%Y-%m-%d")
+        if yesterday != sent_for:
+            count = await tlsrpt.send_daily_reports(
+                runner, resolver, submit, yesterday, organization=hostname,
+                contact=f"postmaster@{hostname}", from_addr=f"noreply-tlsrpt@{hostname}",
+                hostname=hostname,
+            )  # fmt: skip
+            log_event(log, "tls reports sent", day=yesterday, reports=count)
+            sent_for = yesterday
+        await asyncio.sleep(TLSRPT_CHECK_SECONDS)
 
 
 def build_manager(
@@ -39,7 +72,9 @@ def build_manager(
     runner: AsyncStore,
     intake: Intake,
     directory: Callable[[], Directory],
+    background: list[Coroutine[Any, Any, None]],
 ) -> QueueManager:
+    """The queue manager with its collaborators; loops it needs running go into `background`."""
     cfg = config.delivery
     resolver = Resolver.from_config(config.dns)
     ca_file = str(resolve_path(config, cfg.tls_ca_file)) if cfg.tls_ca_file else ""
@@ -58,6 +93,8 @@ def build_manager(
 
     notifier = QueueNotifier(store=store, runner=runner, blobs=blobs, inject=submit,
                              hostname=hostname, retry=cfg.retry)  # fmt: skip
+    if cfg.tlsrpt:
+        background.append(daily_tls_reports(config, runner, resolver, submit))
     return QueueManager(
         store=store, blobs=blobs, runner=runner, config=cfg, node=node_name(config),
         router=router, sender=sender, notifier=notifier, sign=_signer(config, directory),

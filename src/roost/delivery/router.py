@@ -18,7 +18,7 @@ from roost.dns import Resolver
 from roost.queue.manager import Hop, Plan
 from roost.store.aio import AsyncStore
 from roost.store.interface import Store
-from roost.store.types import RcptStatus
+from roost.store.types import RcptStatus, TlsResult
 
 
 class DnsRouter:
@@ -51,6 +51,7 @@ class DnsRouter:
                 domain, self._cfg, self._mtasts, self._resolver, contexts=self._contexts
             )
             self._tls[domain] = tls
+            await self._record(tlsrpt.plan_results(tls, route, self._day()))
             route = tls.filter(route)
         if route.error is not None:
             reply = route.reply or mx.C451_DNS
@@ -74,7 +75,11 @@ class DnsRouter:
             return
         tls = self._tls.get(domain)
         sts_policy = tls.sts_policy if tls is not None else None
-        day = self._clock().strftime("%Y-%m-%d")
-        results = tlsrpt.results_from_session(domain, sts_policy, report, day)
-        if results:
+        await self._record(tlsrpt.results_from_session(domain, sts_policy, report, self._day()))
+
+    async def _record(self, results: list[TlsResult]) -> None:
+        if results and self._cfg.tlsrpt:
             await self._runner.run(self._store.record_tls_results, results)
+
+    def _day(self) -> str:
+        return self._clock().strftime("%Y-%m-%d")
