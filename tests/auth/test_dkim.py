@@ -207,7 +207,10 @@ def test_signing_domain(from_field: bytes, expected: str | None) -> None:
 
 # --- shared test vectors (dkimpy's test data, ../shared/testdata/dkim) -------------------------
 
-needs_vectors = pytest.mark.skipif(not VECTORS.is_dir(), reason="shared/testdata/dkim missing")
+# CI always has ../shared beside the clone; only a developer's odd checkout may lack it.
+needs_vectors = pytest.mark.skipif(
+    not VECTORS.is_dir() and not os.environ.get("CI"), reason="shared/testdata/dkim missing"
+)
 
 
 def crlf(data: bytes) -> bytes:
