@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -105,10 +106,10 @@ def test_migration_numbers_must_be_consecutive() -> None:
         check_sequence([Migration(1, "0001_a.sql", ""), Migration(3, "0003_c.sql", "")])
 
 
-def test_sqlite_durability_settings(roost_config: RoostConfig) -> None:
+def test_sqlite_durability_settings(tmp_path: Path) -> None:
     """SQLite runs in WAL with synchronous=FULL and foreign keys on (250 only after commit)."""
-    if roost_config.storage.backend != "sqlite":
-        pytest.skip("SQLite pragmas")
+    roost_config = RoostConfig()
+    roost_config.server.data_dir = str(tmp_path)
     roost_config.storage.sqlite_path = "nested/dir/roost.db"
     store = open_store(roost_config)
     store.close()
