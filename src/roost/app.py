@@ -17,6 +17,7 @@ from roost.config import ConfigError, RoostConfig, resolve_path
 from roost.config.model import ListenerConfig
 from roost.delivery.engine import build_manager
 from roost.obs.log import log_event, setup_logging
+from roost.queue.feedback import DsnFeedback
 from roost.queue.intake import Intake
 from roost.queue.manager import QueueManager
 from roost.smtp.aio import ConnectionLimiter, SmtpHandler, Timeouts
@@ -159,6 +160,8 @@ class RoostServer:
             spool_dir=self._blobs.spool_dir(),
             verify_password=verify_password,
             tls_available=tls_available,
+            bounce_domain=cfg.delivery.verp_domain.lower(),
+            bounce_sink=DsnFeedback(self._store, self._runner),
         )
 
     async def _listen(

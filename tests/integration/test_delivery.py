@@ -17,6 +17,7 @@ import pytest
 
 from roost.auth import dkim_keys
 from roost.config import RoostConfig, resolve_path
+from roost.queue.bounces import parse_verp
 from roost.store.types import QueueState
 from tests.delivery.servers import (
     accepts_all,
@@ -209,3 +210,49 @@ def write_config_file(config: RoostConfig, tmp_path: Path) -> Path:
 
 def _subject(data: bytes) -> str:
     return str(message_from_bytes(data)["Subject"])
+
+
+ASYNC_BOUNCE = """\
+From: MAILER-DAEMON@mx0.remote.example
+To: {to}
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+The mailbox is gone.
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx0.remote.example
+
+Final-Recipient: rfc822; friend@remote.example
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <friend@remote.example>: mailbox unavailable
+
+--b1--
+"""
+
+
+def test_verp_return_path_and_async_bounce(roost_config: RoostConfig, network: Network) -> None:
+    """Outbound mail carries a VERP return path; a DSN later sent to it suppresses the address
+    for the sender's domain and is not stored in any mailbox."""
+    mx = network.add_mx("remote.example", "127.0.0.2", accepts_all())
+    config = relay_config(roost_config, network)
+    config.delivery.verp_domain = "roost.test"
+    with running_server(config) as server:
+        send(server, ["friend@remote.example"], "verp")
+        (got,) = wait_for(lambda: mx.messages, what="delivery")
+        assert got.sender.startswith("bounces+")
+        assert parse_verp(got.sender) == (ALICE, "friend@remote.example")
+        dsn = ASYNC_BOUNCE.format(to=got.sender).replace("\n", "\r\n").encode()
+        with smtplib.SMTP("127.0.0.1", server.port(), timeout=30) as client:
+            client.sendmail("", [got.sender], dsn)
+        found = server.store.find_suppression("roost.test", "friend@remote.example")
+        assert found is not None
+        assert found.source == "dsn"
+        assert server.inbox(ALICE) == []

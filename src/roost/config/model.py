@@ -183,6 +183,11 @@ class DeliveryConfig(_Section):
     mta_sts_port: int = Field(443, ge=1, lt=65536, description="HTTPS port for policy fetches")
     tls_ca_file: str = Field("", description="CA bundle for verification; system when empty")
     tlsrpt: bool = Field(True, description="record TLS results and mail daily reports (RFC 8460)")
+    verp_domain: str = Field(
+        "",
+        description="local domain for VERP return paths (bounces+<rcpt>+<sender>@domain): "
+        "DSNs sent there are parsed and feed the suppression list; empty disables",
+    )
     lease_seconds: float = Field(600.0, gt=0, description="a claimed message is retried after")
     poll_interval: float = Field(1.0, gt=0, description="seconds between queue scans")
 

@@ -20,13 +20,14 @@ from roost.delivery.policy import tls_contexts
 from roost.delivery.router import DnsRouter
 from roost.dns import Resolver
 from roost.obs.log import log_event
+from roost.queue.bounces import verp_address
 from roost.queue.inject import inject
 from roost.queue.intake import Intake
 from roost.queue.manager import QueueManager
 from roost.queue.notify import QueueNotifier
 from roost.store.aio import AsyncStore
 from roost.store.interface import BlobStore, Store
-from roost.store.types import Directory
+from roost.store.types import Directory, QueueEntry
 
 log = logging.getLogger("roost.delivery")
 
@@ -98,7 +99,26 @@ def build_manager(
     return QueueManager(
         store=store, blobs=blobs, runner=runner, config=cfg, node=node_name(config),
         router=router, sender=sender, notifier=notifier, sign=_signer(config, directory),
+        envelope=_envelope(config, directory),
     )  # fmt: skip
+
+
+def _envelope(
+    config: RoostConfig, directory: Callable[[], Directory]
+) -> Callable[[QueueEntry, str], str]:
+    """VERP: mail from local senders goes out with a return path that names sender and
+    recipient, so a DSN coming back identifies both even when its body is sloppy."""
+    domain = config.delivery.verp_domain.lower()
+    if not domain:
+        return lambda entry, rcpt: entry.sender
+
+    def envelope(entry: QueueEntry, rcpt: str) -> str:
+        sender_domain = entry.sender.rpartition("@")[2].lower()
+        if entry.sender and sender_domain in directory().domains:
+            return verp_address(entry.sender, rcpt, domain)
+        return entry.sender
+
+    return envelope
 
 
 def _sender(helo_name: str) -> Any:

@@ -129,6 +129,7 @@ class QueueManager:
         sender: Sender,
         notifier: Notifier,
         sign: Callable[[bytes], bytes] = lambda content: content,
+        envelope: Callable[[QueueEntry, str], str] = lambda entry, rcpt: entry.sender,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -136,6 +137,7 @@ class QueueManager:
         self._cfg = config
         self._node = node
         self._router, self._send, self._notifier, self._sign = router, sender, notifier, sign
+        self._envelope = envelope
         self._rng = rng or random.Random()
         self._clock = clock
         self._throttle = Throttle(
@@ -337,8 +339,10 @@ class QueueManager:
         for idx in job.indexes:
             r = by_idx[idx]
             rcpts.setdefault(r.address.lower(), OutboundRecipient(r.address, r.notify, r.orcpt))
+        first = next(iter(rcpts.values())).address
         return OutboundMessage(
-            queue_id=entry.queue_id, sender=entry.sender, recipients=tuple(rcpts.values()),
+            queue_id=entry.queue_id, sender=self._envelope(entry, first),
+            recipients=tuple(rcpts.values()),
             content=content, body_type=entry.body_type, smtputf8=entry.smtputf8,
             ret=entry.ret, envid=entry.envid,
         )  # fmt: skip

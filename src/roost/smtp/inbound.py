@@ -14,16 +14,17 @@ import functools
 import ipaddress
 import logging
 import secrets
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 from roost.accounts.passwords import hash_password
 from roost.obs.log import log_event
 from roost.queue.ids import new_queue_id, new_session_id
 from roost.queue.intake import Intake
-from roost.queue.spool import Spool
+from roost.queue.spool import Spool, SpooledMessage
 from roost.smtp import events as ev
 from roost.smtp import sasl
 from roost.smtp.extensions import ParamError, ehlo_lines, parse_mail_params, parse_rcpt_params
@@ -115,6 +116,9 @@ class ServerContext:
     spool_dir: str
     verify_password: Callable[[str, str], bool]
     tls_available: bool
+    # VERP return paths (bounces+...@bounce_domain) take DSNs: handed to bounce_sink, not stored.
+    bounce_domain: str = ""
+    bounce_sink: Callable[[list[str], bytes], Awaitable[None]] | None = None
 
 
 @dataclass(slots=True)
@@ -135,6 +139,7 @@ class _Transaction:
     envid: str | None
     recipients: list[NewRecipient] = field(default_factory=list)
     rcpt_addresses: list[str] = field(default_factory=list)
+    bounce_addresses: list[str] = field(default_factory=list)
     rcpt_commands: int = 0
     spool: Spool | None = None
     headers: HeaderWatcher | None = None
@@ -340,9 +345,17 @@ class InboundSession:
         except ParamError as exc:
             return self._error(exc.reply)
         address = self._expand_postmaster(event.forward_path)
+        if self._is_bounce_address(address):
+            tx.bounce_addresses.append(address)
+            return C250_RCPT_OK
         reply = self._route(tx, address, params.notify, params.orcpt)
         log_event(log, "to", **self._fields(), rcpt=f"<{address}>", status=reply.code)
         return reply
+
+    def _is_bounce_address(self, address: str) -> bool:
+        domain = self._server.bounce_domain
+        local, _, at = address.rpartition("@")
+        return bool(domain) and at.lower() == domain and local.lower().startswith("bounces+")
 
     def _expand_postmaster(self, path: str) -> str:
         """RFC 5321 §4.1.1.3: a bare <postmaster> means this host's postmaster."""
@@ -414,7 +427,7 @@ class InboundSession:
 
     def _on_message_end(self, event: ev.DataEnd | ev.ChunkEnd) -> Answer:
         tx = self._tx
-        if tx is None or not tx.recipients:
+        if tx is None or not (tx.recipients or tx.bounce_addresses):
             self._drop_transaction()
             return self._error(C554_NO_VALID_RECIPIENTS)  # RFC 3030 §2: BDAT without RCPT
         refusal = self._content_refusal(tx, event)
@@ -450,6 +463,12 @@ class InboundSession:
         assert tx.spool is not None
         content = tx.spool.finish()
         tx.spool = None
+        if tx.bounce_addresses:
+            refused = await self._take_bounce(tx, content)
+            if refused is not None or not tx.recipients:
+                content.discard()
+                self._tx = None
+                return refused or C250_QUEUED.with_text(f"Ok: report {tx.queue_id} processed")
         prefix = self._prefix(tx)
         build = self._builder(tx, prefix)
         try:
@@ -469,6 +488,23 @@ class InboundSession:
             log_event(log, "status", **fields, rcpt=f"<{rcpt.address}>", status=status)
         self._tx = None
         return C250_QUEUED.with_text(f"Ok: queued as {tx.queue_id}")
+
+    async def _take_bounce(self, tx: _Transaction, content: SpooledMessage) -> Reply | None:
+        """Feed a DSN sent to a VERP address to the suppression list before answering 250."""
+        sink = self._server.bounce_sink
+        if sink is None:
+            return None
+        data = content.data
+        if data is None:
+            assert content.path is not None
+            data = await asyncio.to_thread(Path(content.path).read_bytes)
+        try:
+            await sink(tx.bounce_addresses, data)
+        except Exception as exc:
+            log_event(log, "bounce not processed", logging.ERROR, **self._fields(), error=repr(exc))
+            return C451_LOCAL_ERROR
+        log_event(log, "bounce processed", **self._fields(), rcpt=",".join(tx.bounce_addresses))
+        return None
 
     def _builder(self, tx: _Transaction, prefix: bytes) -> Callable[[BlobRef], NewMessage]:
         received_at = datetime.now(UTC)
