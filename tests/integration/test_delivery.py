@@ -256,3 +256,20 @@ def test_verp_return_path_and_async_bounce(roost_config: RoostConfig, network: N
         assert found is not None
         assert found.source == "dsn"
         assert server.inbox(ALICE) == []
+
+
+def test_delay_warning_once(roost_config: RoostConfig, network: Network) -> None:
+    """Still deferred after delivery.retry.delay_warning: one "delayed" DSN, not one per retry."""
+    network.add_mx("remote.example", "127.0.0.2", temp_fail_then_accept(1000))
+    config = relay_config(roost_config, network)
+    config.delivery.retry.delay_warning = 1.0
+    with running_server(config) as server:
+        with server.submission() as client:
+            client.sendmail(ALICE, ["friend@remote.example"],
+                            make_message(ALICE, "friend@remote.example", "slow"),
+                            rcpt_options=["NOTIFY=DELAY,FAILURE"])  # fmt: skip
+        (dsn,) = wait_for(lambda: server.inbox(ALICE), what="the delay warning")
+        assert b"Action: delayed" in server.message_bytes(dsn)
+        (entry,) = server.store.list_queue()
+        wait_for(lambda: server.store.list_attempts(entry.queue_id)[2:], what="two more tries")
+        assert len(server.inbox(ALICE)) == 1
