@@ -75,6 +75,7 @@ class Sink:
     """
 
     MESG = re.compile(rb"mesg=(\d+)")
+    SESS = re.compile(rb"sess=(\d+)")
 
     def __init__(self, root: Path, port: int) -> None:
         self.root = root
@@ -105,20 +106,26 @@ class Sink:
         # wait_for_banner's probe session prints "sess=1 quit=1" with no mesg= yet
         return int(found[-1]) if found else 0
 
-    def stop(self) -> int:
-        """Stop the sink; the final message count."""
+    def sessions(self) -> int:
+        """Sessions so far, minus the banner probe of `start`."""
+        assert self.out is not None
+        found = self.SESS.findall(self.out.read_bytes()[-200:])
+        return int(found[-1]) - 1 if found else 0
+
+    def stop(self) -> tuple[int, int]:
+        """Stop the sink; the final message and session counts."""
         if self.proc is None:
-            return 0
+            return 0, 0
         proc, self.proc = self.proc, None
         time.sleep(0.1)  # the last counter update follows the last QUIT
-        n = self.count()
+        n, sessions = self.count(), self.sessions()
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        return n
+        return n, sessions
 
 
 # --- the two servers, configured to relay -------------------------------------------------------
@@ -207,6 +214,8 @@ class Sample:
     machine_cpu_ms_per_msg: float  # whole machine, over drain_seconds
     sink_received: int
     queue_left: int
+    sink_sessions: int = 0  # SMTP connections the server opened to the sink (warm-up included)
+    thread_cpu_ms_per_msg: dict[str, float] = field(default_factory=dict)  # Roost, by thread name
 
 
 def smtp_source(port: int, sessions: int, size: int, messages: int) -> None:
@@ -233,19 +242,29 @@ def wait_drained(sink: Sink, expected: int, queued: Callable[[], int]) -> float:
 
 
 def timed(
-    server: str, port: int, sink: Sink, queued: Callable[[], int], args: argparse.Namespace
+    server: str,
+    port: int,
+    sink: Sink,
+    queued: Callable[[], int],
+    args: argparse.Namespace,
+    hooks: tuple[Callable[[], None], Callable[[], None]] | None = None,
 ) -> Sample:
-    """Warm-up, then the timed run, against a fresh sink; verifies every message arrived."""
+    """Warm-up, then the timed run, against a fresh sink; verifies every message arrived.
+    `hooks` run just before and just after the timed part (profilers, CPU counters)."""
     warm = max(20, 2 * args.sessions)
     smtp_source(port, args.sessions, args.size, warm)
     wait_drained(sink, warm, queued)
     n = args.messages
+    if hooks:
+        hooks[0]()
     cpu0 = machine_cpu_seconds()
     t0 = time.perf_counter()
     smtp_source(port, args.sessions, args.size, n)
     t_accept = time.perf_counter()
     t_drain = wait_drained(sink, warm + n, queued)
     cpu = machine_cpu_seconds() - cpu0
+    if hooks:
+        hooks[1]()
     drain = t_drain - t0
     accept = t_accept - t0
     return Sample(server, n, accept, drain, n / drain, n / accept, 1000 * cpu / n, 0, queued())
@@ -263,17 +282,66 @@ def run_postfix(pf: RelayPostfix, sink: Sink, args: argparse.Namespace) -> Sampl
     return check(s, received, args)
 
 
-def run_roost(rs: RelayRoost, sink: Sink, args: argparse.Namespace) -> Sample:
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) per thread of process `pid`: "main" (the event loop) and
+    "tid N" for the others (Python threads all share the process name)."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            stat = (task / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            name = "main" if int(task.name) == pid else f"tid {task.name}"
+            out[name] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+class RoostProbe:
+    """Per-thread CPU of `roost serve` over the timed part; optionally a py-spy raw profile."""
+
+    def __init__(self, pid: int, py_spy_out: Path | None) -> None:
+        self.pid = pid
+        self.py_spy_out = py_spy_out
+        self.spy: subprocess.Popen[bytes] | None = None
+        self.before: dict[str, float] = {}
+        self.delta: dict[str, float] = {}
+
+    def start(self) -> None:
+        if self.py_spy_out is not None:
+            self.spy = subprocess.Popen(
+                [VENV_BIN / "py-spy", "record", "--pid", str(self.pid), "--threads", "--format",
+                 "raw", "--rate", "100", "--output", self.py_spy_out, "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            time.sleep(0.5)  # attached before the load starts
+        self.before = thread_cpu(self.pid)
+
+    def stop(self) -> None:
+        after = thread_cpu(self.pid)
+        self.delta = {k: v - self.before.get(k, 0.0) for k, v in after.items()}
+        if self.spy is not None:
+            self.spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            try:
+                self.spy.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.spy.kill()
+                self.spy.wait()
+
+
+def run_roost(
+    rs: RelayRoost, sink: Sink, args: argparse.Namespace, py_spy_out: Path | None = None
+) -> Sample:
     sink.start()
     try:
-        with rs.serve():
+        with rs.serve() as proc:
             db = sqlite3.connect(f"file:{rs.db_path()}?mode=ro", uri=True)
+            probe = RoostProbe(proc.pid, py_spy_out)
             try:
 
                 def queued() -> int:
                     return int(db.execute("SELECT count(*) FROM queue").fetchone()[0])
 
-                s = timed("roost", rs.port, sink, queued, args)
+                s = timed("roost", rs.port, sink, queued, args, (probe.start, probe.stop))
             finally:
                 db.close()
             left = rs.queue_list()
@@ -282,11 +350,14 @@ def run_roost(rs: RelayRoost, sink: Sink, args: argparse.Namespace) -> Sample:
     finally:
         received = sink.stop()
     rs.cleanup_run()
+    busy = sorted(probe.delta.items(), key=lambda kv: -kv[1])
+    s.thread_cpu_ms_per_msg = {k: round(1000 * v / s.messages, 3) for k, v in busy if v > 0}
     return check(s, received, args)
 
 
-def check(s: Sample, received: int, args: argparse.Namespace) -> Sample:
+def check(s: Sample, counts: tuple[int, int], args: argparse.Namespace) -> Sample:
     warm = max(20, 2 * args.sessions)
+    received, s.sink_sessions = counts
     s.sink_received = received - warm
     if s.sink_received != s.messages or s.queue_left:
         raise RuntimeError(
@@ -349,6 +420,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--postfix-maillog", action="store_true", help="Postfix logs to a file")
     p.add_argument("--keep", action="store_true", help="keep the temp directory")
+    p.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="DIR",
+        help="record a py-spy raw profile (--threads, 100 Hz) of each Roost run into DIR",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.pairs = args.pairs or 1
@@ -368,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{tool} missing: apt-get install postfix (debconf: No configuration)")
             return 2
     RESULTS.mkdir(exist_ok=True)
+    if args.py_spy:
+        args.py_spy.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="roost-bench-relay-", dir="/var/tmp"))
     os.chmod(work, 0o755)  # postfix daemons (uid postfix) must traverse it
     sink = Sink(work, free_port())
@@ -383,7 +462,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"-s {args.sessions} -l {args.size}: {args.messages} messages x {args.pairs} pairs")
         for i in range(args.pairs):
             a = run_postfix(pf, sink, args)
-            b = run_roost(rs, sink, args)
+            spy = args.py_spy / f"roost-pair{i + 1}.txt" if args.py_spy else None
+            b = run_roost(rs, sink, args, spy)
             result.samples += [a, b]
             result.ratios.append(b.rate / a.rate)
             result.accept_ratios.append(b.accept_rate / a.accept_rate)
@@ -392,6 +472,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{a.accept_rate:.0f}/s, {a.machine_cpu_ms_per_msg:.2f} ms CPU/msg)"
                 f"  roost {b.rate:6.0f}/s ({b.drain_seconds:.2f} s, accept {b.accept_rate:.0f}/s,"
                 f" {b.machine_cpu_ms_per_msg:.2f} ms CPU/msg)  ratio {b.rate / a.rate:.2f}"
+            )
+            log(
+                f"    sink sessions: postfix {a.sink_sessions}, roost {b.sink_sessions}; roost "
+                f"thread CPU ms/msg: {b.thread_cpu_ms_per_msg}"
             )
     finally:
         with contextlib.suppress(Exception):
