@@ -428,8 +428,10 @@ class _Session:
             await self._reset_if_dirty()  # RFC 5321 §3.3: no recipient, so no data
             return
         final = await (self._bdat(body) if self._use_bdat() else self._data(body))
-        # RFC 5321 §4.1.1.4: one reply to the data applies to every accepted recipient.
+        # RFC 5321 §4.1.1.4: one reply to the data applies to every accepted recipient, and
+        # whatever it says, the transaction is over: the next MAIL needs no RSET first.
         outcome.set_all(accepted, final)
+        self._dirty = False
 
     def _use_bdat(self) -> bool:
         return self.s.chunking and self.ext.chunking

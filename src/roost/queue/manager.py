@@ -214,7 +214,8 @@ class QueueManager:
         """Start connections for a destination within its budget; hold back the rest."""
         now = time.monotonic()
         allowed = self._throttle.messages_allowed(domain, now, len(jobs))
-        chunks = self._chunks(jobs[:allowed])
+        free = max(1, self._throttle.limit(domain) - self._throttle.active(domain))
+        chunks = self._chunks(jobs[:allowed], free)
         held: list[_Job] = jobs[allowed:]
         for number, chunk in enumerate(chunks):
             if self._connections >= self._cfg.max_connections or not self._throttle.may_start(
@@ -227,9 +228,10 @@ class QueueManager:
             wait = max(1.0, self._throttle.paused_until(domain) - now)
             self._spawn(self._hold_back(held, wait))
 
-    def _chunks(self, jobs: list[_Job]) -> list[list[_Job]]:
-        """Connection loads: same source address, at most messages_per_connection each."""
-        per = self._cfg.messages_per_connection
+    def _chunks(self, jobs: list[_Job], connections: int) -> list[list[_Job]]:
+        """Connection loads: same source address, spread over the `connections` the
+        destination may still open, at most messages_per_connection each."""
+        per = min(self._cfg.messages_per_connection, max(1, -(-len(jobs) // connections)))
         by_source: dict[str, list[_Job]] = defaultdict(list)
         for job in jobs:
             by_source[self._source(job.entry)].append(job)

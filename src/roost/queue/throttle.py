@@ -104,6 +104,9 @@ class Throttle:
     def limit(self, domain: str) -> int:
         return self._dest(domain).limit
 
+    def active(self, domain: str) -> int:
+        return self._dest(domain).active
+
 
 def is_throttling(code: int, enhanced: str) -> bool:
     """421 (service not available, RFC 5321 §3.8) or a 4.7.x policy deferral: slow down."""
