@@ -43,6 +43,7 @@ from roost.queue.outcome import (
     same_for_all,
     verdicts_from,
 )
+from roost.queue.recorder import Recorder
 from roost.queue.throttle import Throttle, is_throttling
 from roost.store.aio import AsyncStore
 from roost.store.interface import BlobStore, Store, StoreError
@@ -138,6 +139,7 @@ class QueueManager:
         self._node = node
         self._router, self._send, self._notifier, self._sign = router, sender, notifier, sign
         self._envelope = envelope
+        self._recorder = Recorder(store, runner, node)
         self._rng = rng or random.Random()
         self._clock = clock
         self._throttle = Throttle(
@@ -167,12 +169,12 @@ class QueueManager:
     async def stop(self, grace: float) -> None:
         """Let deliveries in flight record their outcomes for up to `grace` seconds; cancel the
         rest (their leases expire and the messages are tried again: at-least-once)."""
-        if not self._tasks:
-            return
-        _, late = await asyncio.wait(list(self._tasks), timeout=grace)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        if self._tasks:
+            _, late = await asyncio.wait(list(self._tasks), timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self._recorder.stop()
 
     async def tick(self) -> None:
         """Claim what is due and start what the budgets allow."""
@@ -374,7 +376,7 @@ class QueueManager:
         result = AttemptResult(tuple(v.outcome() for v in final), tuple(message.logs), next_at,
                                warn)  # fmt: skip
         try:
-            await self._runner.run(self._store.record_attempt, entry.queue_id, self._node, result)
+            await self._recorder.record(entry.queue_id, result)
         except StoreError as exc:
             log_event(log, "outcome not recorded", logging.WARNING, queue_id=entry.queue_id,
                       error=str(exc))  # fmt: skip

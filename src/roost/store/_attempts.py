@@ -35,13 +35,41 @@ class AttemptsMixin(SqlBase):
     def record_attempt(self, queue_id: str, owner: str, result: AttemptResult) -> None:
         now = self.now()
         with self._write() as tx:
-            check_lease(tx, queue_id, owner, self.for_update)
-            statuses = self._apply_outcomes(tx, queue_id, result.outcomes, now)
-            self._log_attempts(tx, queue_id, result.attempts)
-            if _OPEN.isdisjoint(statuses.values()):
-                delete_rows(tx, queue_id)  # done; the blob is the caller's (blob_in_use)
-                return
-            self._defer(tx, queue_id, result)
+            self._record_one(tx, queue_id, owner, result, now)
+
+    def record_attempts(
+        self, owner: str, items: Sequence[tuple[str, AttemptResult]]
+    ) -> list[StoreError | None]:
+        """Many messages' outcomes in ONE transaction (group commit for the delivery side).
+
+        Each message is applied inside its own savepoint, so one whose lease was lost (or whose
+        outcomes are inconsistent) is rolled back alone and reported in its slot of the result.
+        """
+        now = self.now()
+        errors: list[StoreError | None] = []
+        with self._write() as tx:
+            for queue_id, result in items:
+                tx.execute("SAVEPOINT roost_record")
+                try:
+                    self._record_one(tx, queue_id, owner, result, now)
+                except StoreError as exc:
+                    tx.execute("ROLLBACK TO SAVEPOINT roost_record")
+                    errors.append(exc)
+                else:
+                    errors.append(None)
+                tx.execute("RELEASE SAVEPOINT roost_record")
+        return errors
+
+    def _record_one(
+        self, tx: Tx, queue_id: str, owner: str, result: AttemptResult, now: datetime
+    ) -> None:
+        check_lease(tx, queue_id, owner, self.for_update)
+        statuses = self._apply_outcomes(tx, queue_id, result.outcomes, now)
+        self._log_attempts(tx, queue_id, result.attempts)
+        if _OPEN.isdisjoint(statuses.values()):
+            delete_rows(tx, queue_id)  # done; the blob is the caller's (blob_in_use)
+            return
+        self._defer(tx, queue_id, result)
 
     def _apply_outcomes(
         self, tx: Tx, queue_id: str, outcomes: Sequence[RcptOutcome], now: datetime

@@ -119,6 +119,13 @@ class Store(Protocol):
         deleted; attempt logs too); else it goes to DEFERRED with `next_attempt`, lease cleared."""
         ...
 
+    def record_attempts(
+        self, owner: str, items: Sequence[tuple[str, AttemptResult]]
+    ) -> list[StoreError | None]:
+        """record_attempt for many messages in one transaction; each message is applied or
+        rolled back on its own (savepoints), its error returned in its slot."""
+        ...
+
     def release_lease(self, queue_id: str, owner: str, next_attempt: datetime) -> None:
         """Give a claimed message back untried (e.g. destination throttled): ACTIVE -> its
         previous state (DEFERRED if it had attempts, else INCOMING), due at next_attempt."""
