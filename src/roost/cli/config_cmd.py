@@ -18,7 +18,7 @@ from tomlkit.items import Table
 
 from roost.cli.context import CliState, fail, pass_state
 from roost.config import ConfigError, RoostConfig
-from roost.config.load import validate_config
+from roost.config.load import read_config_text, validate_config
 
 
 @click.group()
@@ -119,12 +119,7 @@ def _set_in(doc: tomlkit.TOMLDocument, key: str, value: Any) -> None:
 
 
 def _read_document(path: Path) -> tomlkit.TOMLDocument:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"config file {path} not found; run `roost init` or pass --config FILE"
-        ) from None
+    text = read_config_text(path)
     try:
         return tomlkit.parse(text)
     except Exception as exc:  # tomlkit parse errors carry line/column in their text

@@ -188,15 +188,17 @@ def retry(state: CliState, queue_id: str | None, everything: bool) -> None:
     """Make a deferred message (or --all) due now; the running server picks it up."""
     if bool(queue_id) == everything:
         raise fail("give a queue ID or --all")
-    with state.store() as store:
-        count = store.retry_now(None if everything else queue_id, datetime.now(UTC))
-    click.echo(f"{count} message(s) due now")
+    _due_now(state, None if everything else queue_id)
 
 
 @queue.command()
 @pass_state
 def flush(state: CliState) -> None:
     """Attempt delivery of every queued message now (like `postqueue -f`)."""
+    _due_now(state, None)
+
+
+def _due_now(state: CliState, queue_id: str | None) -> None:
     with state.store() as store:
-        count = store.retry_now(None, datetime.now(UTC))
+        count = store.retry_now(queue_id, datetime.now(UTC))
     click.echo(f"{count} message(s) due now")

@@ -44,14 +44,19 @@ def validate_config(data: dict[str, Any], source: str) -> RoostConfig:
     return config
 
 
-def load_config(path: Path) -> RoostConfig:
-    """Read and validate; relative paths in the config resolve against server.data_dir."""
+def read_config_text(path: Path) -> str:
+    """The file's text, or an error that says how to get one."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"config file {path} not found; run `roost init` or pass --config FILE"
         ) from None
+
+
+def load_config(path: Path) -> RoostConfig:
+    """Read and validate; relative paths in the config resolve against server.data_dir."""
+    text = read_config_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
