@@ -62,4 +62,3 @@ class Recorder:
                 item.done.set_result(None)
             else:
                 item.done.set_exception(error)
-
