@@ -88,6 +88,7 @@ class Received:
     data: bytes
     tls: bool
     authenticated: bool
+    peer: str = ""  # the client's IP address, as the server saw it
 
 
 @dataclass
@@ -278,6 +279,7 @@ class _Session:
                 bytes(txn.data),
                 self.conn.tls_active,
                 self.authenticated,
+                str((self.writer.get_extra_info("peername") or ("",))[0]),
             )
         )
         return r.C250_QUEUED

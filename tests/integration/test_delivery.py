@@ -273,3 +273,48 @@ def test_delay_warning_once(roost_config: RoostConfig, network: Network) -> None
         (entry,) = server.store.list_queue()
         wait_for(lambda: server.store.list_attempts(entry.queue_id)[2:], what="two more tries")
         assert len(server.inbox(ALICE)) == 1
+
+
+def test_source_address_per_sender_domain(roost_config: RoostConfig, network: Network) -> None:
+    """delivery.source_addresses picks the local IP mail from a sender domain leaves from."""
+    mx = network.add_mx("remote.example", "127.0.0.2", accepts_all())
+    config = relay_config(roost_config, network)
+    config.delivery.source_addresses = {"roost.test": "127.0.0.9"}
+    with running_server(config) as server:
+        send(server, ["friend@remote.example"], "from a chosen address")
+        (got,) = wait_for(lambda: mx.messages, what="delivery")
+    assert got.peer == "127.0.0.9"
+
+
+def test_ipv6_mx(roost_config: RoostConfig, network: Network) -> None:
+    """An MX with only an AAAA record is reached over IPv6."""
+    mx = network.add_mx("six.example", "::1", accepts_all())
+    zones = network.dns.zones
+    host = zones["six.example"]["MX"][0][1]
+    zones[host] = {"AAAA": ["::1"]}
+    network.dns.zones = zones
+    with running_server(relay_config(roost_config, network)) as server:
+        send(server, ["v6@six.example"], "over ipv6")
+        (got,) = wait_for(lambda: mx.messages, what="delivery over IPv6")
+    assert got.peer == "::1"
+
+
+def test_per_host_rate_limit(roost_config: RoostConfig, network: Network) -> None:
+    """max_messages_per_minute_per_host: past the budget, the rest waits; none is lost."""
+    mx = network.add_mx("remote.example", "127.0.0.2", accepts_all())
+    config = relay_config(roost_config, network)
+    config.delivery.max_messages_per_minute_per_host = 2
+    config.delivery.max_connections_per_domain = 1
+    config.delivery.messages_per_connection = 1
+    with running_server(config) as server:
+        for n in range(4):
+            send(server, [f"r{n}@remote.example"], f"rate {n}")
+        wait_for(lambda: len(mx.messages) == 2, what="the first two")
+        held = wait_for(
+            lambda: [e for e in server.store.list_queue() if e.state is QueueState.DEFERRED][1:],
+            what="two held back",
+        )
+        assert {r.last_reply for e in held for r in e.recipients} == {
+            "451 4.4.5 MX hosts at their local connection or rate limit"
+        }
+    assert len(mx.messages) == 2

@@ -109,3 +109,13 @@ def test_rate_limit_sliding_minute() -> None:
 def test_is_throttling(code: int, enhanced: str, expected: bool) -> None:
     """Only 421 and 4.7.x temporary replies count as "slow down"."""
     assert is_throttling(code, enhanced) is expected
+
+
+def test_per_host_rate_limit() -> None:
+    """max_messages_per_minute_per_host caps what one MX host gets in any 60 s window."""
+    throttle = Throttle(per_domain=5, per_host=5, per_minute=0, per_host_minute=3)
+    assert throttle.host_allows("mx1", 0, 3)
+    throttle.host_sent("mx1", 0, 3)
+    assert not throttle.host_allows("mx1", 30, 1)
+    assert throttle.host_allows("mx2", 30, 3)
+    assert throttle.host_allows("mx1", 60.5, 3)

@@ -164,6 +164,7 @@ class DeliveryConfig(_Section):
     max_connections_per_domain: int = Field(10, ge=1)
     max_connections_per_host: int = Field(5, ge=1)
     max_messages_per_minute_per_domain: int = Field(0, ge=0, description="0: no limit")
+    max_messages_per_minute_per_host: int = Field(0, ge=0, description="per MX host; 0: no limit")
     messages_per_connection: int = Field(100, ge=1, description="reuse a connection this often")
     retry: RetryConfig = RetryConfig()
     transport: dict[str, str] = Field(

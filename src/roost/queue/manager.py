@@ -52,6 +52,8 @@ from roost.store.types import AttemptLog, AttemptResult, QueueEntry, RcptStatus
 log = logging.getLogger("roost.delivery")
 
 CLAIM_BATCH = 200
+RATE_RETRY_SECONDS = 60.0
+_HOSTS_BUSY = "MX hosts at their local connection or rate limit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +148,7 @@ class QueueManager:
             config.max_connections_per_domain,
             config.max_connections_per_host,
             config.max_messages_per_minute_per_domain,
+            config.max_messages_per_minute_per_host,
         )
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -296,10 +299,27 @@ class QueueManager:
         for hop in plan.hops:
             if not pending:
                 break
-            if self._throttle.host_free(hop.endpoint.host):
+            host, count = hop.endpoint.host, len(pending)
+            if self._throttle.host_free(host) and self._throttle.host_allows(
+                host, time.monotonic(), count
+            ):
+                self._throttle.host_sent(host, time.monotonic(), count)
                 pending = await self._try_hop(domain, hop, plan.auth, jobs, messages, pending,
                                               verdicts)  # fmt: skip
+        self._held_by_hosts(jobs, [n for n in pending if n not in verdicts], verdicts)
         return verdicts
+
+    def _held_by_hosts(
+        self, jobs: Sequence[_Job], untried: list[int], verdicts: dict[int, list[Verdict]]
+    ) -> None:
+        """Every host was busy or over its rate: no attempt counted, due again in a minute."""
+        retry_at = self._clock() + timedelta(seconds=RATE_RETRY_SECONDS)
+        for n in untried:
+            job = jobs[n]
+            job.message.retry_at = min(job.message.retry_at or retry_at, retry_at)
+            verdicts[n] = same_for_all(
+                job.entry, job.indexes, RcptStatus.DEFERRED, 451, "4.4.5", _HOSTS_BUSY
+            )
 
     async def _try_hop(
         self, domain: str, hop: Hop, auth: SmtpAuth | None, jobs: Sequence[_Job],

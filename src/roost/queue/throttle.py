@@ -28,12 +28,16 @@ class _Destination:
 class Throttle:
     """Decides whether a destination may get another connection now. Clock passed in (seconds)."""
 
-    def __init__(self, per_domain: int, per_host: int, per_minute: int) -> None:
+    def __init__(
+        self, per_domain: int, per_host: int, per_minute: int, per_host_minute: int = 0
+    ) -> None:
         self._per_domain = per_domain
         self._per_host = per_host
         self._per_minute = per_minute
+        self._per_host_minute = per_host_minute
         self._domains: dict[str, _Destination] = {}
         self._hosts: dict[str, int] = {}
+        self._host_sent: dict[str, deque[float]] = {}
 
     def _dest(self, domain: str) -> _Destination:
         dest = self._domains.get(domain)
@@ -64,6 +68,19 @@ class Throttle:
 
     def host_free(self, host: str) -> bool:
         return self._hosts.get(host, 0) < self._per_host
+
+    def host_allows(self, host: str, now: float, count: int) -> bool:
+        """Whether `count` more messages fit in the MX host's per-minute budget now."""
+        if self._per_host_minute <= 0:
+            return True
+        sent = self._host_sent.setdefault(host, deque())
+        while sent and sent[0] <= now - RATE_WINDOW:
+            sent.popleft()
+        return len(sent) + count <= self._per_host_minute
+
+    def host_sent(self, host: str, now: float, count: int) -> None:
+        if self._per_host_minute > 0:
+            self._host_sent.setdefault(host, deque()).extend([now] * count)
 
     def start(self, domain: str) -> None:
         self._dest(domain).active += 1
