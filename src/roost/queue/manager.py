@@ -53,6 +53,13 @@ log = logging.getLogger("roost.delivery")
 
 CLAIM_BATCH = 200
 RATE_RETRY_SECONDS = 60.0
+# Postfix's words in the per-recipient log line, which operators' log tooling already knows.
+_LOG_STATUS = {
+    RcptStatus.DELIVERED: "sent",
+    RcptStatus.DEFERRED: "deferred",
+    RcptStatus.BOUNCED: "bounced",
+    RcptStatus.PENDING: "deferred",
+}
 _HOSTS_BUSY = "MX hosts at their local connection or rate limit"
 
 
@@ -404,7 +411,7 @@ class QueueManager:
         for v in final:
             log_event(log, "status", queue_id=entry.queue_id, rcpt=f"<{v.address}>",
                       relay=v.remote_mta or "none", delay=_delay(entry, now),
-                      dsn=v.enhanced, status=v.status.value, reply=v.reply)  # fmt: skip
+                      dsn=v.enhanced, status=_LOG_STATUS[v.status], reply=v.reply)  # fmt: skip
         await self._notifier.finished(entry, final, warn)
 
     def _next_attempt(self, message: _Message, now: datetime) -> datetime:
