@@ -7,6 +7,7 @@ throttle. Mail enters through Roost's own submission listener, as a user's clien
 
 from __future__ import annotations
 
+import logging
 import smtplib
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -58,9 +59,12 @@ def send(server: RunningServer, recipients: list[str], subject: str) -> None:
 
 
 def test_relay_with_dkim_signature(
-    roost_config: RoostConfig, network: Network, dkim_record: bytes
-) -> None:
-    """Submission -> queue -> remote MX over STARTTLS, DKIM-signed so dkimpy verifies it."""
+    roost_config: RoostConfig, network: Network, dkim_record: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """Submission -> queue -> remote MX over STARTTLS, DKIM-signed so dkimpy verifies it;
+    one log line per recipient says where it went and what came back."""
+    caplog.set_level(logging.INFO, logger="roost")
     mx = network.add_mx("remote.example", "127.0.0.2", self_signed_starttls())
     with running_server(relay_config(roost_config, network)) as server:
         send(server, ["friend@remote.example"], "relayed")
@@ -74,6 +78,14 @@ def test_relay_with_dkim_signature(
     records = {b"roost._domainkey.roost.test.": dkim_record}
     assert dkim.verify(got.data, dnsfunc=lambda name, timeout=5: records.get(name))
     assert attempts_left == []
+    (line,) = [r for r in caplog.records if r.name == "roost.delivery" and r.msg == "status"]
+    fields = line.roost_fields  # type: ignore[attr-defined]
+    assert fields["status"] == "sent"
+    assert fields["rcpt"] == "<friend@remote.example>"
+    assert fields["relay"] == f"mx0.remote.example[127.0.0.2]:{network.port}"
+    assert fields["dsn"] == "2.0.0"
+    assert fields["reply"].startswith("250")
+    assert {"queue_id", "delay"} <= set(fields)
 
 
 def test_retry_after_temporary_failure(roost_config: RoostConfig, network: Network) -> None:
