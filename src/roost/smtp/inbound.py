@@ -417,7 +417,8 @@ class InboundSession:
         tx = self._tx
         if tx is None or tx.spool is None:
             return  # a refused BDAT: the connection consumes the bytes, we drop them
-        tx.headers.feed(data) if tx.headers else None
+        if tx.headers is not None:
+            tx.headers.feed(data)
         if tx.spool.size + len(data) > self._limits.max_message_size:
             tx.too_big = True
             tx.spool.discard()
