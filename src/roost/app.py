@@ -17,6 +17,9 @@ from roost.config import ConfigError, RoostConfig, resolve_path
 from roost.config.model import ListenerConfig
 from roost.delivery.engine import build_manager
 from roost.obs.log import log_event, setup_logging
+from roost.pop3.aio import Pop3Handler
+from roost.pop3.server import Pop3Options
+from roost.pop3.session import MaildropLocks, Pop3Context
 from roost.queue.feedback import DsnFeedback
 from roost.queue.intake import Intake
 from roost.queue.manager import QueueManager
@@ -97,6 +100,7 @@ class RoostServer:
     ports: dict[str, int] = field(default_factory=dict)
     _servers: list[asyncio.Server] = field(default_factory=list)
     _handlers: list[SmtpHandler] = field(default_factory=list)
+    _pop3_handlers: list[Pop3Handler] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -140,6 +144,59 @@ class RoostServer:
         for listener, policy in roles:
             if listener.enabled:
                 await self._listen(listener, policy, context, tls, limiter)
+        await self._listen_pop3(tls, limiter)
+
+    async def _listen_pop3(self, tls: ssl.SSLContext | None, limiter: ConnectionLimiter) -> None:
+        """POP3 (STLS) and POP3S (implicit TLS), sharing one maildrop lock table."""
+        cfg = self.config
+        context = Pop3Context(
+            hostname=cfg.server.hostname,
+            directory=self._directory.get,
+            runner=self._runner,
+            store=self._store,
+            blobs=self._blobs,
+            verify_password=verify_password,
+            locks=MaildropLocks(),
+            tls_available=tls is not None,
+            max_errors=cfg.limits.max_errors,
+            error_delay_after=cfg.limits.error_delay_after,
+            error_delay=cfg.limits.error_delay,
+        )
+        for name, listener, implicit in (
+            ("pop3", cfg.listeners.pop3, False),
+            ("pop3s", cfg.listeners.pop3s, True),
+        ):
+            if not listener.enabled:
+                continue
+            if tls is None and (implicit or not cfg.pop3.auth_plaintext_without_tls):
+                raise ConfigError(
+                    f"listeners.{name}: needs TLS but tls.cert/tls.key do not exist; run "
+                    f"`roost init`, set tls.cert and tls.key, or set listeners.{name}.enabled = "
+                    "false"
+                )
+            options = Pop3Options(
+                tls_active=implicit, allow_plaintext_auth=cfg.pop3.auth_plaintext_without_tls
+            )
+            handler = Pop3Handler(
+                context, options, name=name, tls_context=tls, limiter=limiter,
+                idle_timeout=cfg.pop3.idle_timeout,
+            )  # fmt: skip
+            host, port = _split_address(listener.address)
+            try:
+                server = await asyncio.get_running_loop().create_server(
+                    handler, host, port, ssl=tls if implicit else None,
+                    ssl_handshake_timeout=30.0 if implicit else None,
+                    reuse_address=True, backlog=1024,
+                )  # fmt: skip
+            except OSError as exc:
+                raise ConfigError(
+                    f"listeners.{name}.address = {listener.address!r}: cannot listen "
+                    f"({exc.strerror}); choose a free address:port"
+                ) from None
+            self._servers.append(server)
+            self._pop3_handlers.append(handler)
+            self.ports[name] = server.sockets[0].getsockname()[1]
+            log_event(log, "listening", listener=name, address=f"{host}:{self.ports[name]}")
 
     def _context(self, tls_available: bool) -> ServerContext:
         cfg = self.config
@@ -219,6 +276,7 @@ class RoostServer:
         for server in self._servers:
             server.close()
         await asyncio.gather(*(h.shutdown(SHUTDOWN_GRACE_SECONDS) for h in self._handlers))
+        await asyncio.gather(*(h.shutdown(SHUTDOWN_GRACE_SECONDS) for h in self._pop3_handlers))
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -61,6 +61,8 @@ class ListenersConfig(_Section):
     mx: ListenerConfig = ListenerConfig(address="127.0.0.1:2525")
     submission: ListenerConfig = ListenerConfig(address="127.0.0.1:2587")
     submissions: ListenerConfig = ListenerConfig(address="127.0.0.1:2465")
+    pop3: ListenerConfig = ListenerConfig(address="127.0.0.1:2110")  # STLS (RFC 2595)
+    pop3s: ListenerConfig = ListenerConfig(address="127.0.0.1:2995")  # implicit TLS (RFC 8314)
 
 
 class TlsConfig(_Section):
@@ -118,6 +120,15 @@ class SmtpConfig(_Section):
         "reject", description="bare CR or LF in DATA: reject (anti-smuggling) or keep as data"
     )
     group_commit_max: int = Field(256, ge=1, description="messages per storage transaction at most")
+
+
+class Pop3Config(_Section):
+    auth_plaintext_without_tls: bool = Field(
+        False, description="allow USER/PASS/AUTH before STLS (RFC 2595 §2.1: refuse by default)"
+    )
+    idle_timeout: float = Field(
+        600.0, gt=0, description="seconds a silent client is kept (RFC 1939 §3: >= 10 minutes)"
+    )
 
 
 class LogConfig(_Section):
@@ -202,6 +213,7 @@ class RoostConfig(_Section):
     limits: LimitsConfig = LimitsConfig()
     relay: RelayConfig = RelayConfig()
     smtp: SmtpConfig = SmtpConfig()
+    pop3: Pop3Config = Pop3Config()
     log: LogConfig = LogConfig()
     dkim: DkimConfig = DkimConfig()
     delivery: DeliveryConfig = DeliveryConfig()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from roost.store._base import Row, SqlBase, Tx
 from roost.store.common import canonical_mailbox, decode_flags, normalize_email
 from roost.store.interface import NotFound
@@ -52,6 +54,45 @@ class MailMixin(SqlBase):
             row = tx.one(_MESSAGE_SELECT + " AND uid = ?", (box_id, uid))
         return None if row is None else self._message(address, name, row)
 
+    def expunge_messages(self, user: str, mailbox: str, uids: Sequence[int]) -> list[BlobRef]:
+        """Remove the messages with `uids` (unknown ones are ignored) in one transaction.
+
+        The mailbox's HIGHESTMODSEQ advances once when anything was removed (RFC 7162 §3.2.10:
+        an expunge is a change), and UIDNEXT is untouched, so UIDs are never reused. Returns the
+        blobs that no message or queue row references any more; the caller deletes them.
+        """
+        address, name = normalize_email(user), canonical_mailbox(mailbox)
+        wanted = sorted({int(uid) for uid in uids})
+        with self._write() as tx:
+            row = tx.one(
+                "SELECT id FROM mailboxes WHERE user_email = ? AND name = ?" + self.for_update,
+                (address, name),
+            )
+            if row is None:
+                raise NotFound(f"mailbox {name!r} of user {address} does not exist")
+            box_id = int(row[0])
+            refs: dict[str, BlobRef] = {}
+            removed = 0
+            for start in range(0, len(wanted), 200):
+                part = wanted[start : start + 200]
+                marks = ", ".join("?" * len(part))
+                params = (box_id, *part)
+                for digest, size in tx.all(
+                    "SELECT blob_digest, blob_size FROM messages"
+                    f" WHERE mailbox_id = ? AND uid IN ({marks})",
+                    params,
+                ):
+                    refs[digest] = BlobRef(digest, int(size))
+                removed += tx.execute(
+                    f"DELETE FROM messages WHERE mailbox_id = ? AND uid IN ({marks})", params
+                )
+            if removed:
+                tx.execute(
+                    "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?",
+                    (box_id,),
+                )
+            return [ref for ref in refs.values() if not _referenced(tx, ref.digest)]
+
     def _message(self, user: str, mailbox: str, r: Row) -> StoredMessage:
         return StoredMessage(
             user=user,
@@ -69,6 +110,13 @@ class MailMixin(SqlBase):
 def _mailbox_id(tx: Tx, user: str, name: str) -> int | None:
     row = tx.one("SELECT id FROM mailboxes WHERE user_email = ? AND name = ?", (user, name))
     return None if row is None else int(row[0])
+
+
+def _referenced(tx: Tx, digest: str) -> bool:
+    return bool(
+        tx.one("SELECT 1 FROM messages WHERE blob_digest = ? LIMIT 1", (digest,))
+        or tx.one("SELECT 1 FROM queue WHERE blob_digest = ? LIMIT 1", (digest,))
+    )
 
 
 def _mailbox(r: Row) -> MailboxInfo:

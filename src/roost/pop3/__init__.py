@@ -1,0 +1,1 @@
+"""POP3 access to the user's INBOX (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH)."""
