@@ -120,10 +120,13 @@ def top(content: bytes, lines: int) -> bytes:
     if sep < 0:
         return content
     head, body = content[: sep + 4], content[sep + 4 :]
-    if lines == 0:
-        return head
-    kept = body.split(b"\r\n")[:lines]
-    return head + b"\r\n".join(kept) + (b"\r\n" if len(kept) == lines else b"")
+    end = 0
+    for _ in range(lines):
+        nxt = body.find(b"\r\n", end)
+        if nxt < 0:
+            return head + body  # fewer lines than asked: the whole body
+        end = nxt + 2
+    return head + body[:end]
 
 
 class Pop3Session:
