@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from roost.imap import NEED_DATA, CommandReader, Result
+from roost.imap import NEED_DATA, Closed, CommandReader, Result
 from roost.imap.commands import Command
 from roost.imap.parser import parse_command
 
@@ -18,6 +18,8 @@ def drain(reader: CommandReader) -> list[Result]:
     out: list[Result] = []
     while (result := reader.next_command()) is not NEED_DATA:
         out.append(result)
+        if isinstance(result, Closed):  # repeated on every call after EOF
+            break
     return out
 
 

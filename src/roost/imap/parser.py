@@ -26,7 +26,7 @@ Result = (
     | ev.Closed
 )
 _MARKER = re.compile(rb"~?\{([0-9]{1,20})(\+?)\}\Z")
-_TAG = re.compile(rb"[!#$&',\-./0-9:;<=>?@A-Z\[\]^_`a-z|}~]+(?= |\Z)")
+_TAG = re.compile(rb"[!#$&',\-./0-9:;<=>?@A-Z\[\]^_`a-z|}~]{1,64}(?= |\Z)")
 _MARKER_TAIL = 32  # octets kept while discarding a line, enough to see a literal marker
 
 
@@ -133,13 +133,19 @@ class CommandReader:
                 del self._buf[:keep]
                 self._scan = max(len(self._buf) - 1, 0)
             return None
-        if len(self._buf) <= self.max_line:
+        if len(self._buf) <= self.max_line + 1:  # the last octet may be the CR of CRLF
             return None
-        error = ev.ParseError(self._tag or _guess_tag(self._buf, self._cmd), "line too long")
+        error = ev.ParseError(self._tag or self._prefix_tag(self._buf), "line too long")
         self._reset(discarding=True)
         del self._buf[:-_MARKER_TAIL]  # no CRLF in it: all of it belongs to the refused line
         self._scan = max(len(self._buf) - 1, 0)
         return error
+
+    def _prefix_tag(self, data: bytes | bytearray) -> str | None:
+        """The tag of an overlong line, judged on its first max_line + 1 octets only, so the
+        answer does not depend on how the line was split into reads."""
+        prefix = bytes(data[: min(self.max_line + 1, 65)])
+        return _guess_tag(prefix) if b" " in prefix else None
 
     def _discard(self, line: bytes) -> Result | None:
         """Drop a refused command's line; a LITERAL+ on it is skipped too, then its next line."""
@@ -154,9 +160,10 @@ class CommandReader:
         if self._mode is not Mode.COMMAND and not self._cmd:
             return self._special_line(line)
         if len(line) > self.max_line:
+            self._tag = self._tag or self._prefix_tag(line)
             return self._refuse(line, "line too long")
         if not self._cmd:
-            self._tag = _guess_tag(line, b"")
+            self._tag = _guess_tag(line)
         self._cmd += line + b"\r\n"
         marker = _MARKER.search(line)
         if marker is None:
@@ -171,7 +178,7 @@ class CommandReader:
 
     def _refuse(self, line: bytes, text: str) -> ev.ParseError:
         """Refuse the current command; skip a LITERAL+ it announced (RFC 7888 §4)."""
-        error = ev.ParseError(self._tag or _guess_tag(line, self._cmd), text)
+        error = ev.ParseError(self._tag, text)
         marker = _MARKER.search(line)
         nonsync = marker is not None and bool(marker.group(2))
         self._reset(discarding=nonsync)
@@ -208,7 +215,7 @@ class CommandReader:
         self._discarding = discarding
 
 
-def _guess_tag(line: bytes | bytearray, cmd: bytes | bytearray) -> str | None:
-    """The tag at the start of the command, for error replies (None if it has no valid tag)."""
-    found = _TAG.match(bytes(cmd or line[:64]))
+def _guess_tag(line: bytes | bytearray) -> str | None:
+    """The tag at the start of a complete line, for error replies (None if it has none)."""
+    found = _TAG.match(bytes(line[:65]))
     return found.group().decode("ascii") if found and found.group() != b"+" else None
