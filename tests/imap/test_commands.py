@@ -400,3 +400,25 @@ def test_bad_syntax(line: str) -> None:
     """Malformed commands raise BadSyntax (the reader turns it into a tagged BAD)."""
     with pytest.raises(BadSyntax):
         cmd(line)
+
+
+def test_nul_only_in_literal8() -> None:
+    """RFC 9051 §4.3: a literal may not hold NUL; only APPEND's literal8 ~{n} may."""
+    with pytest.raises(BadSyntax):
+        cmd(b"a LOGIN {3+}\r\na\0b pw")
+    with pytest.raises(BadSyntax):
+        cmd(b"a LOGIN ~{1+}\r\nx pw")
+    with pytest.raises(BadSyntax):
+        cmd(b"a APPEND x {3+}\r\na\0b")
+
+
+def test_utf8_mailbox_names_are_kept() -> None:
+    """IMAP4rev2 names arrive as UTF-8 and are not mUTF-7 decoded by the parser."""
+    assert cmd('a SELECT "Entw\u00fcrfe"'.encode()) == c.Select("a", "SELECT", "Entw\u00fcrfe")
+    assert cmd("a SELECT Entw&APw-rfe") == c.Select("a", "SELECT", "Entw&APw-rfe")
+
+
+def test_nil_is_not_an_astring_atom_prefix() -> None:
+    """NIL is matched as a whole word only: an ID value NILS is a bad ID list, not NIL."""
+    with pytest.raises(BadSyntax):
+        cmd('a ID ("x" NILS)')
