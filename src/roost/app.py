@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from roost.accounts.passwords import verify_password
+from roost.accounts.authservice import AuthService
 from roost.config import ConfigError, RoostConfig, resolve_path
 from roost.config.model import ListenerConfig
 from roost.delivery.engine import build_manager
@@ -118,6 +118,8 @@ class RoostServer:
         self._intake.start()
         self._directory = DirectoryCache(self._store, self._runner)
         self._tasks.append(asyncio.create_task(self._directory.poll(DIRECTORY_POLL_SECONDS)))
+        # One per server: every listener (SMTP, POP3, IMAP) counts failures in the same tables.
+        self._auth = AuthService(self._directory.get, cfg.auth)
         self._manager: QueueManager | None = None
         if cfg.delivery.enabled:
             background: list[Coroutine[Any, Any, None]] = []
@@ -155,7 +157,7 @@ class RoostServer:
             runner=self._runner,
             store=self._store,
             blobs=self._blobs,
-            verify_password=verify_password,
+            auth=self._auth,
             locks=MaildropLocks(),
             tls_available=tls is not None,
             max_errors=cfg.limits.max_errors,
@@ -215,7 +217,7 @@ class RoostServer:
             directory=self._directory.get,
             intake=self._intake,
             spool_dir=self._blobs.spool_dir(),
-            verify_password=verify_password,
+            auth=self._auth,
             tls_available=tls_available,
             bounce_domain=cfg.delivery.verp_domain.lower(),
             bounce_sink=DsnFeedback(self._store, self._runner),

@@ -7,6 +7,8 @@ import base64
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from roost.accounts.authservice import AuthService
+from roost.config.model import AuthConfig
 from roost.pop3.events import NEED_DATA, Response
 from roost.pop3.server import Pop3Connection, Pop3Options, State
 from roost.pop3.session import MaildropLocks, Pop3Context, Pop3Session, top
@@ -104,7 +106,7 @@ def context(store: FakeStore, blobs: FakeBlobs, **kw: object) -> Pop3Context:
         runner=AsyncStore(),
         store=store,  # type: ignore[arg-type]
         blobs=blobs,  # type: ignore[arg-type]
-        verify_password=lambda stored, pw: pw == "pw",
+        auth=AuthService(directory, AuthConfig(), verify=lambda stored, pw: pw == "pw"),
         **kw,  # type: ignore[arg-type]
     )
 

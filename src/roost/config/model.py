@@ -115,6 +115,41 @@ class RelayConfig(_Section):
         return value
 
 
+def _check_networks(value: list[str]) -> list[str]:
+    for net in value:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"{net!r} is not a network (e.g. '10.0.0.0/8')") from exc
+    return value
+
+
+class AuthConfig(_Section):
+    """Brute-force protection for every login (SMTP AUTH, POP3, IMAP): see accounts/authservice."""
+
+    max_failures_per_ip: int = Field(
+        10, ge=1, description="failed logins from one address (IPv6: one /64) before it is blocked"
+    )
+    max_failures_per_account: int = Field(
+        5, ge=1, description="failed logins to one account, from anywhere, before it is blocked"
+    )
+    window_seconds: float = Field(600.0, gt=0, description="failures older than this are forgotten")
+    block_seconds: float = Field(900.0, gt=0, description="how long a block lasts")
+    exempt_networks: list[str] = Field(
+        default_factory=list,
+        description="clients never counted nor blocked (e.g. a webmail front end); loopback "
+        "is not exempt unless listed",
+    )
+    max_tracked: int = Field(
+        100_000, ge=1, description="addresses (and accounts) remembered at most; oldest go first"
+    )
+
+    @field_validator("exempt_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return _check_networks(value)
+
+
 class SmtpConfig(_Section):
     bare_line_endings: Literal["reject", "accept"] = Field(
         "reject", description="bare CR or LF in DATA: reject (anti-smuggling) or keep as data"
@@ -214,6 +249,7 @@ class RoostConfig(_Section):
     relay: RelayConfig = RelayConfig()
     smtp: SmtpConfig = SmtpConfig()
     pop3: Pop3Config = Pop3Config()
+    auth: AuthConfig = AuthConfig()
     log: LogConfig = LogConfig()
     dkim: DkimConfig = DkimConfig()
     delivery: DeliveryConfig = DeliveryConfig()

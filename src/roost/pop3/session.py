@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import logging
-import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from roost.accounts.passwords import hash_password
+from roost.accounts.authservice import AuthService
 from roost.obs.log import log_event
 from roost.pop3 import events as ev
 from roost.pop3.events import Response, err, ok
@@ -42,6 +40,11 @@ Answer = Response | Coroutine[Any, Any, Response]
 ERR_NO_MESSAGE = err("No such message")
 ERR_DELETED = err("Message already deleted")
 ERR_AUTH_FAILED = err("Invalid credentials", "AUTH")  # RFC 3206 §4
+# Too many failed logins from this address or to this account: refused without checking the
+# password. RFC 3206 §4 [SYS/TEMP] ("temporary system problem, try later"), not §5 [AUTH]: the
+# credentials were not judged (they may well be right), and [AUTH] tells clients to ask the user
+# for a new password, while waiting is what helps.
+ERR_AUTH_BLOCKED = err("Too many failed logins, try again later", "SYS/TEMP")
 ERR_IN_USE = err("Maildrop already locked by another session", "IN-USE")  # RFC 2449 §8.1.1
 ERR_TEMP = err("Temporary server error, try again later", "SYS/TEMP")  # RFC 3206 §4
 ERR_TOO_MANY_ERRORS = err("Too many errors, closing connection")
@@ -78,7 +81,7 @@ class Pop3Context:
     runner: AsyncStore  # store calls run on its thread
     store: Store
     blobs: BlobStore
-    verify_password: Callable[[str, str], bool]
+    auth: AuthService  # every password check, with brute-force protection
     locks: MaildropLocks = field(default_factory=MaildropLocks)
     tls_available: bool = True
     max_errors: int = 10
@@ -226,16 +229,15 @@ class Pop3Session:
         raise AssertionError(step)
 
     async def _login(self, name: str, password: str, authzid: str = "") -> Response:
-        username = name.strip().lower()
-        user = self._ctx.directory().users.get(username)
-        # RFC 4616 §2: an authorization identity other than the user's own is not granted.
-        authz_ok = authzid in ("", username, name)
-        stored = user.password_hash if user else _dummy_hash()
-        good = await asyncio.to_thread(self._ctx.verify_password, stored, password)
-        if not (good and user and authz_ok):
-            log_event(log, "auth failed", logging.WARNING, session=self.session_id,
-                      client=self._ip, user=username)  # fmt: skip
+        result = await self._ctx.auth.verify(
+            name, password, client_ip=self._ip, protocol="pop3", authzid=authzid,
+            session=self.session_id,
+        )  # fmt: skip
+        if result.blocked:
+            return self._error(ERR_AUTH_BLOCKED)
+        if not result.ok:
             return self._error(ERR_AUTH_FAILED)
+        username = result.user
         if not self._ctx.locks.acquire(username):
             log_event(log, "maildrop in use", session=self.session_id, user=username)
             return err("Maildrop already locked by another session", "IN-USE")
@@ -329,9 +331,3 @@ class Pop3Session:
         count, _ = drop.totals()
         self.close()
         return ok(f"Roost POP3 server signing off ({count} messages left)")
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Checked when the user does not exist, so a failed login costs the same time either way."""
-    return hash_password(secrets.token_urlsafe(16))

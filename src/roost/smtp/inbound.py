@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import functools
 import ipaddress
 import logging
 import secrets
@@ -20,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from roost.accounts.passwords import hash_password
+from roost.accounts.authservice import AuthService
 from roost.obs.log import log_event
 from roost.queue.ids import new_queue_id, new_session_id
 from roost.queue.intake import Intake
@@ -48,6 +47,7 @@ from roost.smtp.reply import (
     C421_TOO_MANY_ERRORS,
     C451_LOCAL_ERROR,
     C452_TOO_MANY_RECIPIENTS,
+    C454_TEMP_AUTH_FAILURE,
     C454_TLS_UNAVAILABLE,
     C501_AUTH_CANCELLED,
     C502_AUTH_NOT_OFFERED,
@@ -114,7 +114,7 @@ class ServerContext:
     directory: Callable[[], Directory]
     intake: Intake
     spool_dir: str
-    verify_password: Callable[[str, str], bool]
+    auth: AuthService  # every password check, with brute-force protection
     tls_available: bool
     # VERP return paths (bounces+...@bounce_domain) take DSNs: handed to bounce_sink, not stored.
     bounce_domain: str = ""
@@ -287,24 +287,21 @@ class InboundSession:
         raise AssertionError(step)
 
     async def _check_credentials(self, creds: sasl.Credentials) -> Reply:
-        username = creds.username.strip().lower()
-        user = self._server.directory().users.get(username)
-        # RFC 4616 §2: an authorization identity other than the user's own is not granted.
-        authz_ok = creds.authzid in ("", username, creds.username)
-        stored = user.password_hash if user else _dummy_hash()
-        ok = await asyncio.to_thread(self._server.verify_password, stored, creds.password)
-        if not (ok and user and authz_ok):
-            log_event(
-                log,
-                "auth failed",
-                logging.WARNING,
-                session=self.session_id,
-                client=self._client.ip,
-                user=username,
-            )
+        result = await self._server.auth.verify(
+            creds.username,
+            creds.password,
+            client_ip=self._client.ip,
+            protocol="smtp",
+            authzid=creds.authzid,
+            session=self.session_id,
+        )
+        if result.blocked:
+            # RFC 4954 §6: 454 4.7.0 is a temporary failure, so the client may try again later
+            # (with the same credentials); the password was not checked.
+            return self._error(C454_TEMP_AUTH_FAILURE)
+        if not result.ok:
             return self._error(C535_AUTH_FAILED)
-        self._user = username
-        log_event(log, "auth", session=self.session_id, user=username)
+        self._user = result.user
         return C235_AUTH_OK
 
     # --- transaction ------------------------------------------------------------------------
@@ -587,9 +584,3 @@ class InboundSession:
 def _delivery_prefix(sender: str, recipient: str) -> bytes:
     """RFC 5321 §4.4: the final delivery adds Return-Path; Delivered-To marks the mailbox."""
     return f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n".encode()
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Checked when the user does not exist, so a failed login costs the same time either way."""
-    return hash_password(secrets.token_urlsafe(16))
