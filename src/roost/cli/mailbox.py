@@ -1,4 +1,4 @@
-"""`roost mailbox list|show`: look at a user's stored messages without an IMAP client."""
+"""`roost mailbox list|show|folders`: look at a user's stored mail without an IMAP client."""
 
 from __future__ import annotations
 
@@ -122,3 +122,38 @@ def show(state: CliState, email: str, uid: int, folder: str) -> None:
     out.write(msg.prefix)
     out.write(state.blobs().get(msg.blob))
     out.flush()
+
+
+@mailbox.command()
+@click.argument("email")
+@json_option
+@pass_state
+def folders(state: CliState, email: str, as_json: bool) -> None:
+    """List a user's mailboxes with their IMAP counters."""
+    user = _address(email)
+    with state.store() as store:
+        if store.get_user(user) is None:
+            raise fail(f"no user {user}")
+        boxes = store.list_mailboxes(user)
+    rows = [
+        {
+            "name": b.name,
+            "messages": b.messages,
+            "uidvalidity": b.uidvalidity,
+            "uidnext": b.uidnext,
+            "highestmodseq": b.highestmodseq,
+            "subscribed": b.subscribed,
+            "special_use": b.special_use,
+        }
+        for b in boxes
+    ]
+    columns = [
+        ("name", "Mailbox"),
+        ("messages", "Messages"),
+        ("uidvalidity", "UIDVALIDITY"),
+        ("uidnext", "UIDNEXT"),
+        ("highestmodseq", "HIGHESTMODSEQ"),
+        ("subscribed", "Subscribed"),
+        ("special_use", "Special use"),
+    ]
+    render(rows, columns, as_json=as_json, empty=f"{user} has no mailboxes")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from roost.store._base import Row, SqlBase, Tx
+from roost.store._base import Row, SqlBase, Tx, insert_values
 from roost.store.common import canonical_mailbox, decode_flags, normalize_email
 from roost.store.interface import NotFound
-from roost.store.types import BlobRef, MailboxInfo, StoredMessage
+from roost.store.types import DEFAULT_SPECIAL_USE, BlobRef, MailboxInfo, StoredMessage
 
 _MAILBOX_SELECT = (
     "SELECT m.user_email, m.name, m.uidvalidity, m.uidnext, m.highestmodseq, m.subscribed,"
-    " (SELECT COUNT(*) FROM messages x WHERE x.mailbox_id = m.id) FROM mailboxes m"
+    " (SELECT COUNT(*) FROM messages x WHERE x.mailbox_id = m.id), m.special_use"
+    " FROM mailboxes m"
 )
 _MESSAGE_SELECT = (
     "SELECT uid, blob_digest, blob_size, prefix, size, internal_date, flags, modseq"
@@ -62,35 +63,18 @@ class MailMixin(SqlBase):
         blobs that no message or queue row references any more; the caller deletes them.
         """
         address, name = normalize_email(user), canonical_mailbox(mailbox)
-        wanted = sorted({int(uid) for uid in uids})
         with self._write() as tx:
             row = tx.one(
-                "SELECT id FROM mailboxes WHERE user_email = ? AND name = ?" + self.for_update,
+                "SELECT id, highestmodseq FROM mailboxes WHERE user_email = ? AND name = ?"
+                + self.for_update,
                 (address, name),
             )
             if row is None:
                 raise NotFound(f"mailbox {name!r} of user {address} does not exist")
             box_id = int(row[0])
-            refs: dict[str, BlobRef] = {}
-            removed = 0
-            for start in range(0, len(wanted), 200):
-                part = wanted[start : start + 200]
-                marks = ", ".join("?" * len(part))
-                params = (box_id, *part)
-                for digest, size in tx.all(
-                    "SELECT blob_digest, blob_size FROM messages"
-                    f" WHERE mailbox_id = ? AND uid IN ({marks})",
-                    params,
-                ):
-                    refs[digest] = BlobRef(digest, int(size))
-                removed += tx.execute(
-                    f"DELETE FROM messages WHERE mailbox_id = ? AND uid IN ({marks})", params
-                )
-            if removed:
-                tx.execute(
-                    "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?",
-                    (box_id,),
-                )
+            refs, modseq = expunge_rows(tx, box_id, int(row[1]), uids)
+            if modseq is not None:
+                tx.execute("UPDATE mailboxes SET highestmodseq = ? WHERE id = ?", (modseq, box_id))
             return [ref for ref in refs.values() if not _referenced(tx, ref.digest)]
 
     def _message(self, user: str, mailbox: str, r: Row) -> StoredMessage:
@@ -105,6 +89,44 @@ class MailMixin(SqlBase):
             flags=decode_flags(r[6]),
             modseq=int(r[7]),
         )
+
+
+def expunge_rows(
+    tx: Tx, box_id: int, highestmodseq: int, uids: Sequence[int]
+) -> tuple[dict[str, BlobRef], int | None]:
+    """Delete messages by UID inside the caller's transaction, leaving tombstones.
+
+    All removals share one new MODSEQ (highestmodseq + 1), returned for the caller to write to
+    the mailbox row (None when nothing was removed: no change, no new MODSEQ). Each removed UID
+    gets a tombstone (mailbox, uid, modseq) for QRESYNC VANISHED (RFC 7162 §3.2.10). Returns
+    the removed messages' blobs by digest, referenced or not.
+    """
+    wanted = sorted({int(uid) for uid in uids})
+    refs: dict[str, BlobRef] = {}
+    removed: list[int] = []
+    for start in range(0, len(wanted), 200):
+        part = wanted[start : start + 200]
+        marks = ", ".join("?" * len(part))
+        params = (box_id, *part)
+        before = len(removed)
+        for uid, digest, size in tx.all(
+            "SELECT uid, blob_digest, blob_size FROM messages"
+            f" WHERE mailbox_id = ? AND uid IN ({marks})",
+            params,
+        ):
+            removed.append(int(uid))
+            refs[digest] = BlobRef(digest, int(size))
+        if len(removed) > before:
+            tx.execute(f"DELETE FROM messages WHERE mailbox_id = ? AND uid IN ({marks})", params)
+    if not removed:
+        return refs, None
+    modseq = highestmodseq + 1
+    insert_values(
+        tx,
+        "INSERT INTO expunged (mailbox_id, uid, modseq)",
+        [(box_id, uid, modseq) for uid in removed],
+    )
+    return refs, modseq
 
 
 def _mailbox_id(tx: Tx, user: str, name: str) -> int | None:
@@ -128,4 +150,6 @@ def _mailbox(r: Row) -> MailboxInfo:
         highestmodseq=int(r[4]),
         messages=int(r[6]),
         subscribed=bool(r[5]),
+        # NULL: the default for the name; '' none (see migration 0004)
+        special_use=DEFAULT_SPECIAL_USE.get(r[1]) if r[7] is None else (r[7] or None),
     )

@@ -140,3 +140,58 @@ def plan_for_new(msg: NewMessage) -> list[Delivery]:
 
 def missing_user_reply(user: str) -> str:
     return f"local user {user} does not exist (removed?); kept in the queue, nothing lost"
+
+
+# RFC 9051 §2.3.2: system flags have one canonical spelling; keywords keep the client's case
+# but compare case-insensitively.
+SYSTEM_FLAGS: dict[str, str] = {
+    f.lower(): f for f in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
+}
+# RFC 6154 §2: the special-use attributes a mailbox may have.
+SPECIAL_USES: dict[str, str] = {
+    f.lower(): f
+    for f in ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash")
+}
+# The hierarchy separator of mailbox names (RFC 9051 §5.1): renames carry inferiors along.
+HIERARCHY_DELIMITER = "/"
+
+
+def normalize_flags(flags: frozenset[str] | set[str] | tuple[str, ...]) -> dict[str, str]:
+    """Flags keyed by their case-folded form, each with its stored spelling.
+
+    System flags take their canonical case; keywords keep the first spelling given. A flag
+    that cannot be stored (empty, or with whitespace: the column is space-separated) is refused.
+    """
+    out: dict[str, str] = {}
+    for flag in sorted(flags):
+        if not flag or any(c.isspace() for c in flag):
+            raise StoreError(f"{flag!r} is not a flag")
+        key = flag.lower()
+        out.setdefault(key, SYSTEM_FLAGS.get(key, flag))
+    return out
+
+
+def apply_flags(current: frozenset[str], change: dict[str, str], mode: str) -> frozenset[str]:
+    """STORE FLAGS / +FLAGS / -FLAGS (RFC 9051 §6.4.6) on normalised flags.
+
+    Adding a keyword that is already there in another case keeps the stored spelling.
+    """
+    have = normalize_flags(current)
+    if mode == "set":
+        result = dict(change)
+    elif mode == "add":
+        result = {**change, **have}
+    elif mode == "remove":
+        result = {k: v for k, v in have.items() if k not in change}
+    else:
+        raise StoreError(f"unknown flag store mode {mode!r}")
+    return frozenset(result.values())
+
+
+def normalize_special_use(value: str | None) -> str | None:
+    if value is None:
+        return None
+    canonical = SPECIAL_USES.get(value.lower())
+    if canonical is None:
+        raise StoreError(f"{value!r} is not a special-use attribute (RFC 6154)")
+    return canonical

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from roost.store.types import (
     Alias,
@@ -160,9 +160,83 @@ class Store(Protocol):
     def get_message(self, user: str, mailbox: str, uid: int) -> StoredMessage | None: ...
     def expunge_messages(self, user: str, mailbox: str, uids: Sequence[int]) -> list[BlobRef]:
         """Delete the messages with these UIDs (unknown UIDs ignored; NotFound for a missing
-        mailbox), advancing HIGHESTMODSEQ (RFC 7162) and never reusing UIDs. Returns the blobs
-        nothing references any more, for the caller to delete from the BlobStore."""
+        mailbox), advancing HIGHESTMODSEQ (RFC 7162) and never reusing UIDs; the removed UIDs
+        are remembered with that MODSEQ (see expunged_since). Returns the blobs nothing
+        references any more, for the caller to delete from the BlobStore."""
         ...
+
+    # --- mail store changes for IMAP (each one transaction) ---------------------------------
+    def create_mailbox(self, user: str, name: str, special_use: str | None = None) -> MailboxInfo:
+        """A new empty mailbox with a UIDVALIDITY never used before. AlreadyExists (INBOX
+        always exists); NotFound for an unknown user; StoreError for a bad name or an
+        attribute that is not RFC 6154 special-use (stored in its canonical case)."""
+        ...
+
+    def delete_mailbox(self, user: str, name: str) -> list[BlobRef]:
+        """Remove a mailbox and its messages (not its inferiors). NotFound; INBOX cannot be
+        deleted (StoreError). Returns the blobs nothing references any more."""
+        ...
+
+    def rename_mailbox(self, user: str, old: str, new: str) -> None:
+        """RFC 9051 §6.3.6: UIDs and UIDVALIDITY kept, inferiors ("old/x") renamed too.
+        Renaming INBOX creates `new` (new UIDVALIDITY) holding all INBOX messages and leaves
+        INBOX empty (expunged, its UIDNEXT kept). NotFound / AlreadyExists."""
+        ...
+
+    def set_subscribed(self, user: str, name: str, subscribed: bool) -> None: ...  # NotFound
+
+    def append_message(
+        self,
+        user: str,
+        mailbox: str,
+        blob: BlobRef,
+        body: bytes | None,
+        flags: frozenset[str],
+        internal_date: datetime,
+    ) -> StoredMessage:
+        """APPEND: the next UID and a new MODSEQ; flags normalised as in store_flags. With
+        `body` the blob is stored inline (table blobs) in the same transaction (StoreError when
+        its length is not blob.size); otherwise the caller has already synced it to the file
+        tier. NotFound for a missing mailbox."""
+        ...
+
+    def store_flags(
+        self,
+        user: str,
+        mailbox: str,
+        uids: Sequence[int],
+        flags: frozenset[str],
+        mode: Literal["set", "add", "remove"],
+        unchanged_since: int | None = None,
+    ) -> tuple[list[StoredMessage], list[int]]:
+        """STORE: (the messages whose flags changed, each with a new MODSEQ; the UIDs refused
+        because their MODSEQ is above `unchanged_since`, RFC 7162 §3.1.3). Unknown UIDs and
+        messages whose flags stay the same are left out and keep their MODSEQ. System flags are
+        stored in canonical case (\\Seen ...); keywords keep their case, compared without it."""
+        ...
+
+    def copy_messages(
+        self, user: str, source: str, uids: Sequence[int], target: str
+    ) -> list[tuple[int, int]]:
+        """COPY: (source UID, new target UID) pairs in source UID order, for COPYUID.
+        Flags, INTERNALDATE and body are kept; each copy gets a new MODSEQ in the target."""
+        ...
+
+    def move_messages(
+        self, user: str, source: str, uids: Sequence[int], target: str
+    ) -> list[tuple[int, int]]:
+        """MOVE (RFC 6851): copy_messages and expunge_messages in one transaction."""
+        ...
+
+    def messages_since(self, user: str, mailbox: str, modseq: int) -> list[StoredMessage]:
+        """Messages with MODSEQ > modseq, by UID (CONDSTORE CHANGEDSINCE). NotFound."""
+        ...
+
+    def expunged_since(self, user: str, mailbox: str, modseq: int) -> list[int]:
+        """UIDs expunged with MODSEQ > modseq, ascending (QRESYNC VANISHED). NotFound."""
+        ...
+
+    def mailbox_usage(self, user: str) -> int: ...  # octets of all the user's messages
 
 
 def iter_message_bytes(blobs: BlobStore, msg: StoredMessage) -> Iterator[bytes]:

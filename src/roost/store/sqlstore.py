@@ -11,6 +11,7 @@ from roost.store._attempts import AttemptsMixin
 from roost.store._base import SqlBase, Tx
 from roost.store._blobrows import BlobRowsMixin
 from roost.store._directory import DirectoryMixin
+from roost.store._imapops import ImapOpsMixin
 from roost.store._leasing import LeasingMixin
 from roost.store._mailstore import MailMixin
 from roost.store._suppression import SuppressionMixin
@@ -23,6 +24,7 @@ class SqlStore(
     AttemptsMixin,
     SuppressionMixin,
     TlsReportMixin,
+    ImapOpsMixin,  # and the reads (MailMixin) it builds on
     MailMixin,
     BlobRowsMixin,
     SqlBase,

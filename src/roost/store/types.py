@@ -8,6 +8,14 @@ from datetime import datetime
 
 # RFC 9051 §2.3.1.1 / RFC 6154: every new user's mailboxes; INBOX is case-insensitive.
 DEFAULT_MAILBOXES: tuple[str, ...] = ("INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive")
+# RFC 6154 attributes of the default mailboxes (INBOX has none).
+DEFAULT_SPECIAL_USE: dict[str, str] = {
+    "Sent": "\\Sent",
+    "Drafts": "\\Drafts",
+    "Trash": "\\Trash",
+    "Junk": "\\Junk",
+    "Archive": "\\Archive",
+}
 
 
 class QueueState(enum.StrEnum):
@@ -147,6 +155,7 @@ class MailboxInfo:
     highestmodseq: int
     messages: int
     subscribed: bool
+    special_use: str | None = None  # RFC 6154 attribute, e.g. "\\Sent"
 
 
 @dataclass(frozen=True, slots=True)
