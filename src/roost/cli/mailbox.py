@@ -13,6 +13,7 @@ import click
 
 from roost.accounts.addresses import normalize_address
 from roost.cli.context import CliState, fail, pass_state
+from roost.cli.mailbox_io import export_cmd, import_cmd
 from roost.cli.output import json_option, render
 from roost.cli.queue import header_block
 from roost.store.interface import Store
@@ -80,6 +81,10 @@ def message_row(msg: StoredMessage, headers: bytes) -> dict[str, Any]:
 @click.group()
 def mailbox() -> None:
     """Inspect users' stored mail."""
+
+
+mailbox.add_command(import_cmd)
+mailbox.add_command(export_cmd)
 
 
 @mailbox.command(name="list")
