@@ -16,6 +16,7 @@ from roost.accounts.authservice import AuthService
 from roost.config import ConfigError, RoostConfig, resolve_path
 from roost.config.model import ListenerConfig
 from roost.delivery.engine import build_manager
+from roost.listen import ConnectionLimiter
 from roost.obs.log import log_event, setup_logging
 from roost.pop3.aio import Pop3Handler
 from roost.pop3.server import Pop3Options
@@ -23,7 +24,7 @@ from roost.pop3.session import MaildropLocks, Pop3Context
 from roost.queue.feedback import DsnFeedback
 from roost.queue.intake import Intake
 from roost.queue.manager import QueueManager
-from roost.smtp.aio import ConnectionLimiter, SmtpHandler, Timeouts
+from roost.smtp.aio import SmtpHandler, Timeouts
 from roost.smtp.inbound import (
     MX,
     SUBMISSION,

@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, cast
 
+from roost.listen import ConnectionLimiter, IdleTimer, shut_down_all
 from roost.obs.log import log_event
 from roost.pop3.events import NEED_DATA, ConnectionClosed, Response, err
 from roost.pop3.server import Pop3Connection, Pop3Options, format_response
 from roost.pop3.session import Answer, Pop3Context, Pop3Session
-from roost.smtp.aio import ConnectionLimiter
 
 log = logging.getLogger("roost.pop3")
 
@@ -54,13 +54,7 @@ class Pop3Handler:
 
     async def shutdown(self, grace: float) -> None:
         """Idle sessions are closed now (no UPDATE); busy ones finish first, up to `grace`."""
-        for proto in list(self.connections):
-            proto.shut_down()
-        done = [proto.done for proto in self.connections]
-        if done:
-            await asyncio.wait(done, timeout=grace)
-        for proto in list(self.connections):
-            proto.abort()
+        await shut_down_all(self.connections, grace)
 
 
 class Pop3Protocol(asyncio.Protocol):
@@ -92,7 +86,7 @@ class Pop3Protocol(asyncio.Protocol):
         self._session = Pop3Session(handler.context, self._conn, self._ip)
         log_event(log, "connect", session=self._session.session_id,
                   client=f"{self._ip}:{port}", listener=handler.name)  # fmt: skip
-        self._watchdog = _Watchdog(handler.idle_timeout, self._expire)
+        self._watchdog = IdleTimer(lambda: handler.idle_timeout, self._expire)
         self._transport.write(self._conn.greeting(self._session.greeting().text))
 
     def data_received(self, data: bytes) -> None:
@@ -244,31 +238,3 @@ class Pop3Protocol(asyncio.Protocol):
             return
         self._write(format_response(ERR_IDLE))
         self._close()
-
-
-class _Watchdog:
-    """One idle timer per connection, re-armed lazily when it fires rather than per read."""
-
-    def __init__(self, timeout: float, on_expire: Callable[[], None]) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._timeout = timeout
-        self._on_expire = on_expire
-        self._last = self._loop.time()
-        self._handle = self._loop.call_at(self._last + timeout, self._check)
-
-    def touch(self) -> None:
-        self._last = self._loop.time()
-
-    def rearm(self) -> None:
-        self._handle.cancel()
-        self._handle = self._loop.call_at(self._last + self._timeout, self._check)
-
-    def _check(self) -> None:
-        deadline = self._last + self._timeout
-        if self._loop.time() >= deadline:
-            self._on_expire()
-        else:
-            self._handle = self._loop.call_at(deadline, self._check)
-
-    def cancel(self) -> None:
-        self._handle.cancel()

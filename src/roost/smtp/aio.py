@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
+from roost.listen import ConnectionLimiter, IdleTimer, shut_down_all
 from roost.obs.log import log_event
 from roost.smtp.events import NEED_DATA, ConnectionClosed, Event
 from roost.smtp.inbound import Answer, ClientInfo, InboundSession, ListenerPolicy, ServerContext
@@ -40,29 +40,6 @@ class Timeouts:
     command: float
     data: float
     tls_handshake: float = 30.0
-
-
-class ConnectionLimiter:
-    """Caps connections in total and per client IP (a cheap guard against floods)."""
-
-    def __init__(self, total: int, per_ip: int) -> None:
-        self._total = total
-        self._per_ip = per_ip
-        self._by_ip: Counter[str] = Counter()
-        self.active = 0
-
-    def acquire(self, ip: str) -> bool:
-        if self.active >= self._total or self._by_ip[ip] >= self._per_ip:
-            return False
-        self.active += 1
-        self._by_ip[ip] += 1
-        return True
-
-    def release(self, ip: str) -> None:
-        self.active -= 1
-        self._by_ip[ip] -= 1
-        if self._by_ip[ip] <= 0:
-            del self._by_ip[ip]
 
 
 def tls_info(transport: asyncio.BaseTransport) -> TlsInfo | None:
@@ -100,13 +77,7 @@ class SmtpHandler:
 
     async def shutdown(self, grace: float) -> None:
         """Idle sessions get 421 now; busy ones finish their answer first, up to `grace`."""
-        for proto in list(self.connections):
-            proto.shut_down()
-        done = [proto.done for proto in self.connections]
-        if done:
-            await asyncio.wait(done, timeout=grace)
-        for proto in list(self.connections):
-            proto.abort()
+        await shut_down_all(self.connections, grace)
 
 
 class SmtpProtocol(asyncio.Protocol):
@@ -140,7 +111,7 @@ class SmtpProtocol(asyncio.Protocol):
         self._session = InboundSession(handler.context, client, self._conn)
         log_event(log, "connect", session=self._session.session_id,
                   client=f"{self._ip}:{port}", listener=handler.policy.name)  # fmt: skip
-        self._watchdog = _Watchdog(self._timeout, self._expire)
+        self._watchdog = IdleTimer(self._timeout, self._expire)
         self._transport.write(self._session.greeting().format())
 
     def data_received(self, data: bytes) -> None:
@@ -292,30 +263,3 @@ class SmtpProtocol(asyncio.Protocol):
 
     def _tls_info(self) -> TlsInfo | None:
         return tls_info(self._transport) if self._transport is not None else None
-
-
-class _Watchdog:
-    """One timer per connection, re-armed lazily when it fires, rather than one per read.
-
-    A timer per read showed up in the accept-path profile (bench/README.md).
-    """
-
-    def __init__(self, timeout: Callable[[], float], on_expire: Callable[[], None]) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._timeout = timeout
-        self._on_expire = on_expire
-        self._last = self._loop.time()
-        self._handle = self._loop.call_at(self._last + timeout(), self._check)
-
-    def touch(self) -> None:
-        self._last = self._loop.time()
-
-    def _check(self) -> None:
-        deadline = self._last + self._timeout()
-        if self._loop.time() >= deadline:
-            self._on_expire()
-        else:
-            self._handle = self._loop.call_at(deadline, self._check)
-
-    def cancel(self) -> None:
-        self._handle.cancel()
