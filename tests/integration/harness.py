@@ -33,6 +33,8 @@ def prepare_config(config: RoostConfig) -> RoostConfig:
     config.listeners.submissions.address = "127.0.0.1:0"
     config.listeners.pop3.address = "127.0.0.1:0"
     config.listeners.pop3s.address = "127.0.0.1:0"
+    config.listeners.imap.address = "127.0.0.1:0"
+    config.listeners.imaps.address = "127.0.0.1:0"
     config.limits.error_delay = 0.0
     config.delivery.enabled = False  # receiving tests inspect the queue; delivery tests opt in
     write_self_signed(

@@ -63,6 +63,8 @@ class ListenersConfig(_Section):
     submissions: ListenerConfig = ListenerConfig(address="127.0.0.1:2465")
     pop3: ListenerConfig = ListenerConfig(address="127.0.0.1:2110")  # STLS (RFC 2595)
     pop3s: ListenerConfig = ListenerConfig(address="127.0.0.1:2995")  # implicit TLS (RFC 8314)
+    imap: ListenerConfig = ListenerConfig(address="127.0.0.1:2143")  # STARTTLS (RFC 9051 §6.2.1)
+    imaps: ListenerConfig = ListenerConfig(address="127.0.0.1:2993")  # implicit TLS (RFC 8314)
 
 
 class TlsConfig(_Section):
@@ -166,6 +168,30 @@ class Pop3Config(_Section):
     )
 
 
+class ImapConfig(_Section):
+    auth_plaintext_without_tls: bool = Field(
+        False, description="allow LOGIN/AUTHENTICATE before STARTTLS (RFC 9051 §11.1: refuse)"
+    )
+    idle_timeout: float = Field(
+        1800.0, gt=0, description="seconds a silent client is kept (RFC 9051 §5.4: >= 30 minutes)"
+    )
+    max_line: int = Field(
+        65536, ge=1024, description="longest command line accepted, literals excluded (octets)"
+    )
+    max_literal: int = Field(
+        64 * 1024 * 1024, ge=1024, description="largest literal (APPEND message) accepted"
+    )
+
+
+class MailboxConfig(_Section):
+    default_quota: int = Field(
+        0,
+        ge=0,
+        description="octets each user may store in all their mailboxes (0: no limit); "
+        "`roost user quota EMAIL SIZE` sets one user's",
+    )
+
+
 class LogConfig(_Section):
     format: Literal["text", "json"] = "text"
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -249,6 +275,8 @@ class RoostConfig(_Section):
     relay: RelayConfig = RelayConfig()
     smtp: SmtpConfig = SmtpConfig()
     pop3: Pop3Config = Pop3Config()
+    imap: ImapConfig = ImapConfig()
+    mailbox: MailboxConfig = MailboxConfig()
     auth: AuthConfig = AuthConfig()
     log: LogConfig = LogConfig()
     dkim: DkimConfig = DkimConfig()
