@@ -23,11 +23,15 @@ __all__ = [
     "Disposition",
     "Envelope",
     "MultiPart",
+    "PartSpan",
     "SinglePart",
     "body_structure",
     "envelope",
+    "leaf_parts",
     "part_offsets",
+    "part_span",
     "to_imap",
+    "to_imap_basic",
 ]
 
 MAX_DEPTH = 40  # deeper nesting is treated as an opaque leaf part
@@ -507,9 +511,72 @@ def part_offsets(message: bytes, section: tuple[int, ...]) -> tuple[int, int]:
     those of the encapsulated message. `()` is the whole message. Raises KeyError when the
     part does not exist.
     """
-    ent = _root(message)
     if not section:
         return 0, len(message)
+    ent = _locate(_root(message), section)
+    return ent.body_start, ent.end
+
+
+@dataclass(frozen=True, slots=True)
+class PartSpan:
+    """Where one entity lies in the message: MIME header fields at [start, header_end), the
+    blank line, the body at [body_start, end). `message` is the encapsulated message of a
+    message/rfc822 (or message/global) part sent as 7bit/8bit/binary, else None."""
+
+    start: int
+    header_end: int
+    body_start: int
+    end: int
+    type: str
+    subtype: str
+    params: Params
+    encoding: str  # Content-Transfer-Encoding, lower-cased, "7bit" when absent
+    message: PartSpan | None = None
+
+
+def _span(msg: bytes, ent: _Entity) -> PartSpan:
+    header_end, _ = _split_header(msg, ent.start, ent.end)
+    return PartSpan(
+        start=ent.start,
+        header_end=header_end,
+        body_start=ent.body_start,
+        end=ent.end,
+        type=ent.type,
+        subtype=ent.subtype,
+        params=ent.params,
+        encoding=ent.fields.get("content-transfer-encoding", "7bit").strip().lower() or "7bit",
+        message=None if ent.embedded is None else _span(msg, ent.embedded),
+    )
+
+
+def part_span(message: bytes, section: tuple[int, ...]) -> PartSpan:
+    """The entity a section part names, numbered as in `part_offsets`; `()` is the whole
+    message (its header is the top-level header). Raises KeyError when the part does not
+    exist."""
+    root = _root(message)
+    return _span(message, root if not section else _locate(root, section))
+
+
+def leaf_parts(message: bytes) -> list[PartSpan]:
+    """Every non-multipart entity in document order, descending into encapsulated messages
+    (whose own header is then listed as the `message` of the enclosing part)."""
+    out: list[PartSpan] = []
+
+    def walk(ent: _Entity) -> None:
+        if ent.children:
+            for child in ent.children:
+                walk(child)
+            return
+        out.append(_span(message, ent))
+        if ent.embedded is not None:
+            walk(ent.embedded)
+
+    walk(_root(message))
+    return out
+
+
+def _locate(root: _Entity, section: tuple[int, ...]) -> _Entity:
+    ent = root
     for depth, number in enumerate(section):
         if depth == 0 or (ent.children and ent.embedded is None):
             container = ent
@@ -525,7 +592,7 @@ def part_offsets(message: bytes, section: tuple[int, ...]) -> tuple[int, int]:
             ent = container
         else:
             raise KeyError(section)
-    return ent.body_start, ent.end
+    return ent
 
 
 # --- IMAP values ------------------------------------------------------------------------------
@@ -615,4 +682,25 @@ def to_imap(value: Envelope | BodyPart | Address) -> list[Value]:
     if value.lines is not None:
         out.append(value.lines)
     out += [_nstring(value.md5), *_ext(value.disposition, value.language, value.location)]
+    return out
+
+
+def to_imap_basic(value: BodyPart) -> list[Value]:
+    """FETCH BODY: the body structure without extension data (RFC 9051 §7.5.2), at every level
+    (a nested message/rfc822 part's body too); multipart subtype and leaf fields only."""
+    if isinstance(value, MultiPart):
+        return [*(to_imap_basic(p) for p in value.parts), value.subtype]
+    out: list[Value] = [
+        _nstring(value.type),
+        _nstring(value.subtype),
+        _plist(value.params),
+        _nstring(value.id),
+        _nstring(value.description),
+        _nstring(value.encoding),
+        value.size,
+    ]
+    if value.envelope is not None and value.body is not None:
+        out += [to_imap(value.envelope), to_imap_basic(value.body)]
+    if value.lines is not None:
+        out.append(value.lines)
     return out
