@@ -199,3 +199,43 @@ def test_store_written_by_schema_2_is_upgraded(roost_config: RoostConfig) -> Non
         assert upgraded.list_suppressions() == []
     finally:
         upgraded.close()
+
+
+def test_store_written_by_schema_4_is_upgraded(roost_config: RoostConfig) -> None:
+    """Schema 4 -> 5: usage counters computed from the messages already stored, no limits set,
+    and after the upgrade the counters follow new messages and structures can be stored."""
+    import hashlib
+
+    from roost.message.wire import compute_structure
+    from roost.store.types import BlobRef, QuotaUsage
+
+    data = b"Subject: old\r\n\r\nold\r\n"
+    ref = BlobRef(hashlib.sha256(data).hexdigest(), len(data))
+    old = open_with(roost_config, shipped_migrations(roost_config)[:4])
+    try:
+        assert old.schema_version() == 4
+        old.add_domain("example.org")
+        old.add_user("alice@example.org", "hash-a")
+        old.add_user("bob@example.org", "hash-b")
+        old.enqueue_batch([message("Q1", local("alice@example.org"))])
+        old.append_message("alice@example.org", "Archive", ref, data, frozenset(), T0)
+    finally:
+        old.close()
+    upgraded = open_store(roost_config)
+    try:
+        assert upgraded.schema_version() == len(shipped_migrations(roost_config)) >= 5
+        inbox = upgraded.list_messages("alice@example.org", "INBOX")[0].size
+        assert upgraded.quota_table() == {
+            "alice@example.org": QuotaUsage(None, inbox + len(data), 2),
+            "bob@example.org": QuotaUsage(None, 0, 0),
+        }
+        upgraded.expunge_messages("alice@example.org", "Archive", [1])
+        structure = compute_structure(data)
+        upgraded.append_message(
+            "bob@example.org", "INBOX", ref, data, frozenset(), T0, structure=structure
+        )
+        assert upgraded.get_quota("alice@example.org") == QuotaUsage(None, inbox, 1)
+        assert upgraded.get_quota("bob@example.org") == QuotaUsage(None, len(data), 1)
+        assert upgraded.get_structures([ref.digest]) == {ref.digest: structure}
+    finally:
+        upgraded.close()

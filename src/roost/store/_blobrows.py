@@ -53,6 +53,8 @@ class BlobRowsMixin(SqlBase):
         return None if row is None else self._bytes_out(row[0])
 
     def delete_blob(self, digest: str) -> None:
-        """Unconditional: the caller has checked `blob_in_use` (as for a blob file)."""
+        """Unconditional: the caller has checked `blob_in_use` (as for a blob file). Every
+        unreferenced blob ends here (TieredBlobStore.delete), so its structure row goes too."""
         with self._write() as tx:
             tx.execute("DELETE FROM blobs WHERE digest = ?", (check_digest(digest),))
+            tx.execute("DELETE FROM message_structures WHERE digest = ?", (digest,))

@@ -91,6 +91,12 @@ class DirectoryMixin(SqlBase):
         """Mailboxes and messages go with the user (ON DELETE CASCADE)."""
         address = normalize_email(email)
         with self._write() as tx:
+            # Mailbox rows first, in the order deliveries lock them (mailbox, then the users
+            # row through the usage triggers), so this cannot deadlock with a delivery.
+            tx.all(
+                "SELECT id FROM mailboxes WHERE user_email = ? ORDER BY name" + self.for_update,
+                (address,),
+            )
             if not tx.execute("DELETE FROM users WHERE email = ?", (address,)):
                 raise NotFound(f"user {address} does not exist")
             tx.execute(_BUMP_SERIAL)

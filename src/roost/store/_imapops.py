@@ -16,6 +16,7 @@ from typing import Literal
 from roost.store._base import Row, Tx, insert_values
 from roost.store._blobrows import blob_row, insert_blobs
 from roost.store._mailstore import _MESSAGE_SELECT, MailMixin, _referenced, expunge_rows
+from roost.store._structures import insert_structures
 from roost.store.common import (
     HIERARCHY_DELIMITER,
     INBOX,
@@ -28,7 +29,7 @@ from roost.store.common import (
     normalize_special_use,
 )
 from roost.store.interface import AlreadyExists, NotFound, StoreError
-from roost.store.types import BlobRef, MailboxInfo, StoredMessage
+from roost.store.types import BlobRef, MailboxInfo, MessageStructure, StoredMessage
 
 _INSERT_MESSAGES = (
     "INSERT INTO messages (mailbox_id, uid, blob_digest, blob_size, prefix, size,"
@@ -240,6 +241,8 @@ class ImapOpsMixin(MailMixin):
         body: bytes | None,
         flags: frozenset[str],
         internal_date: datetime,
+        *,
+        structure: MessageStructure | None = None,
     ) -> StoredMessage:
         address, name = normalize_email(user), canonical_mailbox(mailbox)
         stored_flags = frozenset(normalize_flags(flags).values())
@@ -249,6 +252,8 @@ class ImapOpsMixin(MailMixin):
             box = self._lock_box(tx, address, name)
             if row is not None:
                 insert_blobs(tx, [row])
+            if structure is not None:
+                insert_structures(tx, [(blob.digest, structure)])
             uid = box.uidnext
             box.uidnext += 1
             modseq = box.next_modseq()
@@ -334,7 +339,7 @@ class ImapOpsMixin(MailMixin):
                 _save(tx, box)
             return mapping
 
-    # --- CONDSTORE / QRESYNC, quota --------------------------------------------------------
+    # --- CONDSTORE / QRESYNC --------------------------------------------------------
     def messages_since(self, user: str, mailbox: str, modseq: int) -> list[StoredMessage]:
         """Messages whose MODSEQ is above `modseq` (CHANGEDSINCE), in UID order."""
         address, name = normalize_email(user), canonical_mailbox(mailbox)
@@ -353,17 +358,6 @@ class ImapOpsMixin(MailMixin):
                 (box, int(modseq)),
             )
         return [int(r[0]) for r in rows]
-
-    def mailbox_usage(self, user: str) -> int:
-        """Octets (RFC822.SIZE) of all the user's messages, for QUOTA STORAGE."""
-        address = normalize_email(user)
-        with self._read() as tx:
-            row = tx.one(
-                "SELECT COALESCE(SUM(x.size), 0) FROM messages x"
-                " JOIN mailboxes m ON m.id = x.mailbox_id WHERE m.user_email = ?",
-                (address,),
-            )
-        return int(row[0]) if row else 0
 
     @staticmethod
     def _find_box(tx: Tx, user: str, name: str) -> int:

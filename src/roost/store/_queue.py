@@ -14,6 +14,7 @@ from datetime import datetime
 from roost.store._base import Row, Tx, insert_values
 from roost.store._blobrows import blob_row, insert_blobs
 from roost.store._delivery import Copy, DeliveryMixin, _Inbox
+from roost.store._structures import insert_structures
 from roost.store.common import (
     Delivery,
     missing_user_reply,
@@ -56,6 +57,7 @@ class QueueMixin(DeliveryMixin):
         now = self.now()
         with self._write() as tx:
             insert_blobs(tx, bodies)  # before the rows that reference them
+            insert_structures(tx, [(m.blob.digest, m.structure) for m in messages if m.structure])
             inboxes = self._lock_inboxes(tx, (d.user for plan in plans for d in plan))
             entries: list[tuple[NewMessage, _Replies]] = []
             for msg, plan in zip(messages, plans, strict=True):

@@ -19,8 +19,11 @@ from roost.store.types import (
     CachedPolicy,
     Directory,
     MailboxInfo,
+    MailboxStatus,
+    MessageStructure,
     NewMessage,
     QueueEntry,
+    QuotaUsage,
     StoredMessage,
     Suppression,
     TlsResult,
@@ -98,8 +101,13 @@ class Store(Protocol):
     # --- inline blobs (the database tier of TieredBlobStore) --------------------------------
     def put_blob(self, ref: BlobRef, data: bytes) -> None: ...  # own transaction; idempotent
     def get_blob(self, digest: str) -> bytes | None: ...
-    # removes the row, in use or not: the caller checks blob_in_use first
+    # removes the row (and the blob's message structure), in use or not: the caller checks
+    # blob_in_use first
     def delete_blob(self, digest: str) -> None: ...
+
+    # --- message structures (ENVELOPE/BODY/BODYSTRUCTURE wire bytes, by blob digest) ---------
+    def get_structures(self, digests: Sequence[str]) -> dict[str, MessageStructure]: ...
+    def put_structures(self, items: Sequence[tuple[str, MessageStructure]]) -> None: ...  # idem.
 
     # --- delivery (issue 3: queue manager, attempts, suppression, TLS reporting) --------------
     def claim_due(
@@ -193,11 +201,14 @@ class Store(Protocol):
         body: bytes | None,
         flags: frozenset[str],
         internal_date: datetime,
+        *,
+        structure: MessageStructure | None = None,
     ) -> StoredMessage:
         """APPEND: the next UID and a new MODSEQ; flags normalised as in store_flags. With
         `body` the blob is stored inline (table blobs) in the same transaction (StoreError when
         its length is not blob.size); otherwise the caller has already synced it to the file
-        tier. NotFound for a missing mailbox."""
+        tier. `structure` is stored for the blob in the same transaction. NotFound for a
+        missing mailbox."""
         ...
 
     def store_flags(
@@ -237,6 +248,32 @@ class Store(Protocol):
         ...
 
     def mailbox_usage(self, user: str) -> int: ...  # octets of all the user's messages
+
+    # --- reads for the IMAP session (each one snapshot) ---------------------------------------
+    def mailbox_uids(self, user: str, mailbox: str) -> tuple[MailboxInfo, list[int]]:
+        """SELECT: the mailbox and all its UIDs ascending, from one snapshot. NotFound."""
+        ...
+
+    def get_messages(self, user: str, mailbox: str, uids: Sequence[int]) -> list[StoredMessage]:
+        """The messages with these UIDs, ascending; unknown UIDs skipped. NotFound."""
+        ...
+
+    def first_unseen(self, user: str, mailbox: str) -> int | None:
+        """The lowest UID without \\Seen (None when all are seen). NotFound."""
+        ...
+
+    def mailbox_status(self, user: str, mailbox: str) -> MailboxStatus: ...  # NotFound
+
+    def mailbox_marks(self, users: Sequence[str]) -> dict[tuple[str, str], tuple[int, int, int]]:
+        """(user, mailbox name) -> (UIDVALIDITY, HIGHESTMODSEQ, UIDNEXT) for every mailbox of
+        these users, in one query: every change to a mailbox's messages advances HIGHESTMODSEQ
+        or UIDNEXT, so polling this notices changes made by other processes and nodes."""
+        ...
+
+    # --- quota (RFC 9208 STORAGE) -------------------------------------------------------------
+    def set_quota(self, email: str, limit: int | None) -> None: ...  # octets; None = default
+    def get_quota(self, email: str) -> QuotaUsage: ...  # NotFound
+    def quota_table(self) -> dict[str, QuotaUsage]: ...  # every user, one query
 
 
 def iter_message_bytes(blobs: BlobStore, msg: StoredMessage) -> Iterator[bytes]:

@@ -12,8 +12,11 @@ from roost.store._base import SqlBase, Tx
 from roost.store._blobrows import BlobRowsMixin
 from roost.store._directory import DirectoryMixin
 from roost.store._imapops import ImapOpsMixin
+from roost.store._imapreads import ImapReadsMixin
 from roost.store._leasing import LeasingMixin
 from roost.store._mailstore import MailMixin
+from roost.store._quota import QuotaMixin
+from roost.store._structures import StructuresMixin
 from roost.store._suppression import SuppressionMixin
 from roost.store._tlsrpt import TlsReportMixin
 
@@ -25,8 +28,11 @@ class SqlStore(
     SuppressionMixin,
     TlsReportMixin,
     ImapOpsMixin,  # and the reads (MailMixin) it builds on
+    ImapReadsMixin,
     MailMixin,
     BlobRowsMixin,
+    StructuresMixin,
+    QuotaMixin,
     SqlBase,
 ):
     """interface.Store over SQL; see roost.store.interface for the contract of each method."""

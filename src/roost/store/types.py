@@ -59,6 +59,16 @@ class NewRecipient:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageStructure:
+    """IMAP FETCH ENVELOPE, BODY and BODYSTRUCTURE in wire form (RFC 9051 §7.5.2), computed
+    once from the blob at delivery and shared by every copy of it (keyed by blob digest)."""
+
+    envelope: bytes
+    body: bytes
+    bodystructure: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """Everything intake stores for one accepted message, in one transaction."""
 
@@ -79,6 +89,9 @@ class NewMessage:
     # When set, the body is stored inline in the database (table blobs) in the same transaction
     # as the rows; the caller has not written it to the file store. Its digest is blob.digest.
     body: bytes | None = None
+    # Stored (by blob digest) in the same transaction when set; intake computes it for messages
+    # with a local recipient so FETCH never parses the message.
+    structure: MessageStructure | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +169,26 @@ class MailboxInfo:
     messages: int
     subscribed: bool
     special_use: str | None = None  # RFC 6154 attribute, e.g. "\\Sent"
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxStatus:
+    """RFC 9051 §6.3.11 STATUS: the mailbox plus its UNSEEN, DELETED and SIZE counts."""
+
+    info: MailboxInfo
+    unseen: int  # messages without \\Seen
+    deleted: int  # messages with \\Deleted
+    size: int  # octets of all its messages (sum of RFC822.SIZE)
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaUsage:
+    """RFC 9208 STORAGE for one user: the per-user limit in octets (None = the server default)
+    and what all the user's mailboxes hold."""
+
+    limit: int | None
+    used: int  # octets (sum of StoredMessage.size)
+    messages: int
 
 
 @dataclass(frozen=True, slots=True)
