@@ -6,7 +6,7 @@ import base64
 import email
 import email.policy
 import re
-from email.message import Message
+from email.message import EmailMessage, Message
 
 import pytest
 from hypothesis import given, settings
@@ -23,6 +23,7 @@ from roost.imap.render import (
     section_data,
     section_label,
 )
+from roost.imap.searching import decode_words
 from tests.imap.messages import DIGEST_LIKE, EIGHT_BIT, MIXED, PDF, SIMPLE, crlf
 
 
@@ -341,3 +342,51 @@ def test_header_end_agrees_with_structure(message: bytes) -> None:
     from roost.message.structure import part_span
 
     assert header_end(message) == part_span(message, ()).body_start
+
+
+def _built_by_stdlib() -> bytes:
+    inner = EmailMessage()
+    inner["From"] = "Inner <inner@example.org>"
+    inner["Subject"] = "Über inner"
+    inner.set_content("Inner text with ünïcödé\n" * 3, cte="quoted-printable")
+    outer = EmailMessage()
+    outer["From"] = "Outer <outer@example.org>"
+    outer["To"] = "Someone <someone@example.com>"
+    outer["Subject"] = "Grüße with attachments"
+    outer.set_content("Hello 🌍\n", cte="base64")
+    outer.add_alternative("<p>Hello</p>\n", subtype="html")
+    outer.add_attachment(bytes(range(200)), maintype="image", subtype="png", filename="x.png")
+    outer.add_attachment(inner)
+    return outer.as_bytes(policy=email.policy.SMTP)
+
+
+def test_stdlib_built_message_parts() -> None:
+    raw = _built_by_stdlib()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    leaves: list[tuple[tuple[int, ...], Message]] = []
+
+    def walk(msg: Message, number: tuple[int, ...]) -> None:
+        if msg.is_multipart():
+            for i, sub in enumerate(msg.get_payload(), 1):  # type: ignore[arg-type]
+                walk(sub, (*number, i))
+        elif msg.get_content_type() == "message/rfc822":
+            (inner,) = msg.get_payload()  # type: ignore[misc]
+            label = ".".join(map(str, number))
+            got = data(raw, f"BODY[{label}.HEADER.FIELDS (SUBJECT)]")
+            assert got is not None
+            assert got.startswith(b"Subject: ")
+            assert got.endswith(b"\r\n\r\n")
+            value = re.sub(r"\r\n[ \t]", " ", got[9:-4].decode("ascii"))
+            assert decode_words(value) == inner["Subject"]
+            walk(inner, (*number, 1) if not inner.is_multipart() else number)
+        else:
+            leaves.append((number, msg))
+
+    walk(parsed, ())
+    assert len(leaves) == 4
+    for number, part in leaves:
+        label = ".".join(map(str, number))
+        assert data(raw, f"BINARY[{label}]") == part.get_payload(decode=True), label
+        mime = data(raw, f"BODY[{label}.MIME]")
+        assert mime is not None
+        assert part["Content-Type"].split(";")[0].encode() in mime
