@@ -8,7 +8,7 @@ import ipaddress
 import logging
 import signal
 import ssl
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,9 @@ from roost.accounts.authservice import AuthService
 from roost.config import ConfigError, RoostConfig, resolve_path
 from roost.config.model import ListenerConfig
 from roost.delivery.engine import build_manager
+from roost.imap.aio import ImapHandler
+from roost.imap.core import ImapContext
+from roost.imap.hub import MailboxHub
 from roost.listen import ConnectionLimiter
 from roost.obs.log import log_event, setup_logging
 from roost.pop3.aio import Pop3Handler
@@ -42,6 +45,7 @@ from roost.store.types import Directory
 log = logging.getLogger("roost.app")
 
 DIRECTORY_POLL_SECONDS = 1.0
+MAILBOX_POLL_SECONDS = 1.0  # IDLE hears of changes made by other processes within this
 SHUTDOWN_GRACE_SECONDS = 10.0
 
 
@@ -102,6 +106,8 @@ class RoostServer:
     _servers: list[asyncio.Server] = field(default_factory=list)
     _handlers: list[SmtpHandler] = field(default_factory=list)
     _pop3_handlers: list[Pop3Handler] = field(default_factory=list)
+    _imap_handlers: list[ImapHandler] = field(default_factory=list)
+    hub: MailboxHub = field(default_factory=MailboxHub)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -148,6 +154,64 @@ class RoostServer:
             if listener.enabled:
                 await self._listen(listener, policy, context, tls, limiter)
         await self._listen_pop3(tls, limiter)
+        await self._listen_imap(tls, limiter)
+
+    async def _listen_imap(self, tls: ssl.SSLContext | None, limiter: ConnectionLimiter) -> None:
+        """IMAP (STARTTLS) and IMAPS (implicit TLS), sharing one change hub."""
+        cfg = self.config
+        context = ImapContext(
+            hostname=cfg.server.hostname,
+            directory=self._directory.get,
+            runner=self._runner,
+            store=self._store,
+            blobs=self._blobs,
+            auth=self._auth,
+            hub=self.hub,
+            default_quota=cfg.mailbox.default_quota,
+            tls_available=tls is not None,
+            allow_plaintext_auth=cfg.imap.auth_plaintext_without_tls,
+            max_errors=cfg.limits.max_errors,
+            inline_max=cfg.storage.inline_blob_max,
+        )
+        runner, store = self._runner, self._store
+
+        async def read_marks(users: Sequence[str]) -> dict[tuple[str, str], tuple[int, int, int]]:
+            return await runner.run(store.mailbox_marks, users)
+
+        self._tasks.append(asyncio.create_task(self.hub.poll(read_marks, MAILBOX_POLL_SECONDS)))
+        for name, listener, implicit in (
+            ("imap", cfg.listeners.imap, False),
+            ("imaps", cfg.listeners.imaps, True),
+        ):
+            if not listener.enabled:
+                continue
+            if tls is None and (implicit or not cfg.imap.auth_plaintext_without_tls):
+                raise ConfigError(
+                    f"listeners.{name}: needs TLS but tls.cert/tls.key do not exist; run "
+                    f"`roost init`, set tls.cert and tls.key, or set listeners.{name}.enabled = "
+                    "false"
+                )
+            handler = ImapHandler(
+                context, name=name, implicit_tls=implicit, tls_context=tls, limiter=limiter,
+                idle_timeout=cfg.imap.idle_timeout, max_line=cfg.imap.max_line,
+                max_literal=cfg.imap.max_literal,
+            )  # fmt: skip
+            host, port = _split_address(listener.address)
+            try:
+                server = await asyncio.get_running_loop().create_server(
+                    handler, host, port, ssl=tls if implicit else None,
+                    ssl_handshake_timeout=30.0 if implicit else None,
+                    reuse_address=True, backlog=1024,
+                )  # fmt: skip
+            except OSError as exc:
+                raise ConfigError(
+                    f"listeners.{name}.address = {listener.address!r}: cannot listen "
+                    f"({exc.strerror}); choose a free address:port"
+                ) from None
+            self._servers.append(server)
+            self._imap_handlers.append(handler)
+            self.ports[name] = server.sockets[0].getsockname()[1]
+            log_event(log, "listening", listener=name, address=f"{host}:{self.ports[name]}")
 
     async def _listen_pop3(self, tls: ssl.SSLContext | None, limiter: ConnectionLimiter) -> None:
         """POP3 (STLS) and POP3S (implicit TLS), sharing one maildrop lock table."""
@@ -280,6 +344,7 @@ class RoostServer:
             server.close()
         await asyncio.gather(*(h.shutdown(SHUTDOWN_GRACE_SECONDS) for h in self._handlers))
         await asyncio.gather(*(h.shutdown(SHUTDOWN_GRACE_SECONDS) for h in self._pop3_handlers))
+        await asyncio.gather(*(h.shutdown(SHUTDOWN_GRACE_SECONDS) for h in self._imap_handlers))
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

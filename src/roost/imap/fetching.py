@@ -1,0 +1,217 @@
+"""FETCH execution (RFC 9051 §6.4.5, §7.5.2; RFC 3516 BINARY; RFC 7162 MODSEQ).
+
+`FetchPlan` decides once per command what each chunk needs: metadata rows always, the stored
+ENVELOPE/BODYSTRUCTURE (parsed at delivery, keyed by blob digest) only for those items, and
+message bytes only for sections. `render_fetch` does one chunk: a store call for the rows, one
+for structures, one for the bytes (bounded by MAX_CHUNK_OCTETS), then the response lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from roost.imap import render
+from roost.imap import responses as r
+from roost.imap.encode import encode_value, literal
+from roost.imap.fetch import Attribute, BinarySize, FetchItem, Section
+from roost.imap.view import MailboxView
+from roost.message.wire import compute_structure
+from roost.store.interface import BlobStore, Store
+from roost.store.types import MessageStructure, StoredMessage
+
+if TYPE_CHECKING:
+    from roost.imap.core import SessionCore
+
+MAX_CHUNK_OCTETS = 8 * 1024 * 1024  # message bytes loaded at once for BODY[] items
+BODY_ATTRIBUTES = frozenset(["RFC822", "RFC822.HEADER", "RFC822.TEXT"])
+STRUCTURE_ATTRIBUTES = frozenset(["ENVELOPE", "BODYSTRUCTURE", "BODY"])
+_HEADER = Section(specifier="HEADER", peek=True)
+_TEXT = Section(specifier="TEXT", peek=True)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchPlan:
+    items: tuple[FetchItem, ...]
+    needs_body: bool
+    needs_structure: bool
+    sets_seen: bool
+    changed_since: int | None
+
+    @classmethod
+    def build(
+        cls,
+        items: Sequence[FetchItem],
+        *,
+        uid: bool,
+        condstore: bool,
+        changed_since: int | None,
+        readonly: bool,
+    ) -> FetchPlan:
+        out = list(items)
+        names = {i.name for i in out if isinstance(i, Attribute)}
+        if uid and "UID" not in names:
+            out.insert(0, Attribute("UID"))  # RFC 9051 §6.4.9: UID FETCH always sends UID
+        if changed_since is not None and "MODSEQ" not in names:
+            out.append(Attribute("MODSEQ"))  # RFC 7162 §3.1.4.1
+        needs_body = any(
+            isinstance(i, Section | BinarySize)
+            or (isinstance(i, Attribute) and i.name in BODY_ATTRIBUTES)
+            for i in out
+        )
+        needs_structure = bool(names & STRUCTURE_ATTRIBUTES)
+        # RFC 9051 §6.4.5: BODY[...] (not PEEK), BINARY[...] and RFC822(.TEXT) set \Seen.
+        sets_seen = not readonly and any(
+            (isinstance(i, Section) and not i.peek)
+            or (isinstance(i, Attribute) and i.name in ("RFC822", "RFC822.TEXT"))
+            for i in out
+        )
+        return cls(tuple(out), needs_body, needs_structure, sets_seen, changed_since)
+
+
+def load_bodies(blobs: BlobStore, rows: Sequence[StoredMessage]) -> list[bytes]:
+    """Runs on the store thread (inline blobs live in the database)."""
+    return [m.prefix + blobs.get(m.blob) for m in rows]
+
+
+def structures_for(
+    store: Store, blobs: BlobStore, rows: Sequence[StoredMessage]
+) -> dict[str, MessageStructure]:
+    """Runs on the store thread: stored structures, computing (and keeping) any missing one
+    (a message stored before structures were kept)."""
+    digests = sorted({m.blob.digest for m in rows})
+    found = store.get_structures(digests)
+    missing = [m for m in rows if m.blob.digest not in found]
+    new: dict[str, MessageStructure] = {}
+    for m in missing:
+        if m.blob.digest not in new:
+            new[m.blob.digest] = compute_structure(blobs.get(m.blob))
+    if new:
+        store.put_structures(list(new.items()))
+        found.update(new)
+    return found
+
+
+async def render_fetch(
+    session: SessionCore,
+    plan: FetchPlan,
+    view: MailboxView,
+    uids: Sequence[int],
+    seq_of: dict[int, int],
+) -> tuple[str, str] | None:
+    """Write the FETCH responses of one chunk; (text, code) for a NO that ends the command."""
+    ctx = session.ctx
+    runner, store = ctx.runner, ctx.store
+    rows = await runner.run(store.get_messages, session.user, view.name, list(uids))
+    if plan.changed_since is not None:
+        rows = [m for m in rows if m.modseq > plan.changed_since]
+    forced_flags: set[int] = set()
+    if plan.sets_seen:
+        unseen = [m.uid for m in rows if "\\Seen" not in m.flags]
+        if unseen:
+            changed, _ = await runner.run(
+                store.store_flags, session.user, view.name, unseen, frozenset(["\\Seen"]), "add"
+            )
+            updated = {m.uid: m for m in changed}
+            rows = [updated.get(m.uid, m) for m in rows]
+            for m in changed:
+                view.reported[m.uid] = m.modseq
+                forced_flags.add(m.uid)
+            session.changed = session.changed or bool(changed)
+    structures: dict[str, MessageStructure] = {}
+    if plan.needs_structure:
+        structures = await runner.run(structures_for, store, ctx.blobs, rows)
+    out = bytearray()
+    start = 0
+    while start < len(rows):
+        end, octets = start, 0
+        while end < len(rows) and (end == start or octets + rows[end].size <= MAX_CHUNK_OCTETS):
+            octets += rows[end].size
+            end += 1
+        part = rows[start:end]
+        bodies: list[bytes | None] = [None] * len(part)
+        if plan.needs_body:
+            bodies = list(await runner.run(load_bodies, ctx.blobs, part))
+        for row, body in zip(part, bodies, strict=True):
+            seq = seq_of.get(row.uid)
+            if seq is None:
+                continue
+            try:
+                line = _render(session, plan, row, body, structures, row.uid in forced_flags)
+            except render.UnknownCte:
+                return ("Unknown Content-Transfer-Encoding", "UNKNOWN-CTE")
+            out += b"* %d FETCH (" % seq + line + b")\r\n"
+        session.io.write(bytes(out))
+        out.clear()
+        await session.io.drain()
+        start = end
+    return None
+
+
+def _render(
+    session: SessionCore,
+    plan: FetchPlan,
+    row: StoredMessage,
+    body: bytes | None,
+    structures: dict[str, MessageStructure],
+    forced_flags: bool,
+) -> bytes:
+    parts: list[bytes] = []
+    has_flags = False
+    for item in plan.items:
+        if isinstance(item, Attribute):
+            name = item.name
+            if name == "FLAGS":
+                has_flags = True
+            parts.append(_attribute(session, name, row, body, structures))
+        elif isinstance(item, Section):
+            assert body is not None
+            data = render.section_data(body, item)
+            origin = item.partial[0] if item.partial else None
+            label = render.section_label(item, origin=origin).encode("ascii")
+            if data is None:
+                parts.append(label + b" NIL")
+            elif item.binary and b"\x00" in data:
+                parts.append(label + b" ~{%d}\r\n" % len(data) + data)  # RFC 3516 §4.2
+            else:
+                parts.append(label + b" " + literal(data))
+        else:
+            assert body is not None
+            size = render.binary_size(body, item.part)
+            size_label = "BINARY.SIZE[" + ".".join(str(p) for p in item.part) + "]"
+            parts.append(size_label.encode("ascii") + b" %d" % size)
+    if forced_flags and not has_flags:
+        parts.append(b"FLAGS " + encode_value(r.flag_atoms(sorted(row.flags))))
+    return b" ".join(parts)
+
+
+def _attribute(
+    session: SessionCore,
+    name: str,
+    row: StoredMessage,
+    body: bytes | None,
+    structures: dict[str, MessageStructure],
+) -> bytes:
+    if name == "UID":
+        return b"UID %d" % row.uid
+    if name == "FLAGS":
+        return b"FLAGS " + encode_value(r.flag_atoms(sorted(row.flags)))
+    if name == "INTERNALDATE":
+        return b'INTERNALDATE "' + r.date_time(row.internal_date).encode("ascii") + b'"'
+    if name == "RFC822.SIZE":
+        return b"RFC822.SIZE %d" % row.size
+    if name == "MODSEQ":
+        return b"MODSEQ (%d)" % row.modseq
+    if name in STRUCTURE_ATTRIBUTES:
+        st = structures[row.blob.digest]
+        data = {"ENVELOPE": st.envelope, "BODYSTRUCTURE": st.bodystructure, "BODY": st.body}
+        return name.encode("ascii") + b" " + data[name]
+    if name in BODY_ATTRIBUTES:
+        assert body is not None
+        if name == "RFC822":
+            data_bytes: bytes | None = body
+        else:
+            data_bytes = render.section_data(body, _HEADER if name == "RFC822.HEADER" else _TEXT)
+        return name.encode("ascii") + b" " + literal(data_bytes or b"")
+    return name.encode("ascii") + b" NIL"  # SAVEDATE, EMAILID, THREADID: not kept

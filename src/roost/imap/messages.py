@@ -1,0 +1,497 @@
+"""IMAP selected-state commands (RFC 9051 §6.3.2-3, §6.4) and the untagged updates that keep a
+session's view in step with changes made elsewhere (§7.5.1, RFC 7162 CONDSTORE/QRESYNC).
+
+FETCH, SEARCH and STORE on thousands of messages are streamed in chunks of UIDs: each chunk is
+one store call (metadata only, never bodies unless an item needs them), its responses written,
+and the writer drained, so neither memory nor the client's socket buffer grows with the
+mailbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from roost.imap import commands as c
+from roost.imap import responses as r
+from roost.imap.core import SessionCore
+from roost.imap.encode import Encodable
+from roost.imap.fetching import FetchPlan, load_bodies, render_fetch
+from roost.imap.mailboxes import drop_unused
+from roost.imap.searching import Candidate, matches, needs_message
+from roost.imap.sequence import SequenceSet
+from roost.imap.states import State
+from roost.imap.view import BadSequence, MailboxView
+from roost.store.interface import NotFound
+from roost.store.types import StoredMessage
+
+log = logging.getLogger("roost.imap")
+
+CHUNK = 500  # UIDs per store call when streaming
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+
+
+class MessageCommands(SessionCore):
+    """Mixed into ImapSession (session.py)."""
+
+    # --- SELECT / EXAMINE ---------------------------------------------------------------------
+    async def cmd_select(self, cmd: c.Select) -> None:
+        await self._select(cmd, readonly=False)
+
+    async def cmd_examine(self, cmd: c.Select) -> None:
+        await self._select(cmd, readonly=True)
+
+    async def _select(self, cmd: c.Select, *, readonly: bool) -> None:
+        if self.view is not None:
+            self.view = None
+            self.saved = None
+            self.state = State.AUTHENTICATED
+            self.io.write(r.untagged(r.Status.OK, "Previous mailbox closed", r.code_closed()))
+        if cmd.qresync is not None and not self.options.qresync:
+            self.bad(cmd.tag, "QRESYNC must be enabled first")  # RFC 7162 §3.2.5
+            return
+        try:
+            name = self.store_name(cmd.mailbox)
+        except ValueError as exc:
+            self.bad(cmd.tag, str(exc))
+            return
+        runner, store = self.ctx.runner, self.ctx.store
+        try:
+            info, uids = await runner.run(store.mailbox_uids, self.user, name)
+        except NotFound:
+            self.no(cmd.tag, "No such mailbox", r.code("NONEXISTENT"))
+            return
+        if cmd.condstore:
+            self.options.condstore = True  # RFC 7162 §3.1.8: SELECT (CONDSTORE) enables it
+        view = MailboxView(name, info.uidvalidity, info.uidnext, info.highestmodseq, readonly)
+        view.uids.extend(uids)
+        self.view = view
+        self.state = State.SELECTED
+        self.changed = False
+        w = self.io.write
+        w(r.flags(SYSTEM_FLAGS))
+        permanent = () if readonly else (*SYSTEM_FLAGS, "\\*")
+        w(r.untagged(r.Status.OK, "Flags permitted", r.code_permanentflags(permanent)))
+        w(r.exists(view.count))
+        if not self.options.rev2:
+            w(b"* 0 RECENT\r\n")  # RFC 3501 §7.3.2; Roost keeps no \Recent
+            first = await runner.run(store.first_unseen, self.user, name)
+            seq = view.seq_of(first) if first is not None else None
+            if seq is not None:
+                w(r.untagged(r.Status.OK, "First unseen", r.Code("UNSEEN", (seq,))))
+        w(r.untagged(r.Status.OK, "UIDs valid", r.code_uidvalidity(info.uidvalidity)))
+        w(r.untagged(r.Status.OK, "Predicted next UID", r.code_uidnext(info.uidnext)))
+        w(r.untagged(r.Status.OK, "Highest", r.code_highestmodseq(info.highestmodseq)))
+        if cmd.qresync is not None and cmd.qresync.uidvalidity == info.uidvalidity:
+            await self._qresync_select(cmd.qresync)
+        code = r.code_read_only() if readonly else r.code_read_write()
+        self.ok(cmd.tag, f"{cmd.name} completed", code)
+
+    async def _qresync_select(self, q: c.QResync) -> None:
+        """RFC 7162 §3.2.5.2: VANISHED (EARLIER) for what went, FETCH for what changed."""
+        view = self.view
+        assert view is not None
+        runner, store = self.ctx.runner, self.ctx.store
+        gone = await runner.run(store.expunged_since, self.user, view.name, q.modseq)
+        if q.known_uids is not None:
+            top = max(gone[-1] if gone else 0, view.max_uid(), 1)
+            gone = [u for u in gone if q.known_uids.contains(u, top)]
+        if gone:
+            self.io.write(r.vanished(SequenceSet.from_numbers(gone), earlier=True))
+        rows = await runner.run(store.messages_since, self.user, view.name, q.modseq)
+        for row in rows:
+            seq = view.seq_of(row.uid)
+            if seq is not None:
+                self.io.write(self._flags_line(seq, row, uid=True))
+            await self.io.drain()
+
+    def _flags_line(self, seq: int, row: StoredMessage, *, uid: bool) -> bytes:
+        items: list[tuple[str, Encodable]] = []
+        if uid or self.options.qresync:
+            items.append(("UID", row.uid))
+        items.append(("FLAGS", r.flag_atoms(sorted(row.flags))))
+        if self.options.condstore:
+            items.append(("MODSEQ", [row.modseq]))
+        return r.fetch(seq, items)
+
+    # --- untagged updates -----------------------------------------------------------------
+    async def catch_up(self, *, expunges: bool, before_tagged: bool = False) -> None:
+        """Report changes made elsewhere: new messages (EXISTS), expunges (EXPUNGE, or
+        VANISHED under QRESYNC) when `expunges` allows, and flag changes (FETCH)."""
+        view = self.view
+        if view is None or not self.changed:
+            return
+        runner, store = self.ctx.runner, self.ctx.store
+        try:
+            info, uids = await runner.run(store.mailbox_uids, self.user, view.name)
+        except NotFound:
+            self.view = None
+            self.state = State.AUTHENTICATED
+            self.io.write(r.untagged(r.Status.BYE, "Selected mailbox was deleted"))
+            self.close_requested = True
+            return
+        if info.uidvalidity != view.uidvalidity:
+            self.io.write(r.untagged(r.Status.BYE, "Mailbox was renamed or recreated"))
+            self.close_requested = True
+            return
+        gone = view.missing(uids) if expunges else []
+        if gone:
+            if self.options.qresync:
+                view.remove(gone)
+                self.io.write(r.vanished(SequenceSet.from_numbers(gone)))
+            else:
+                for seq in view.remove(gone):
+                    self.io.write(r.expunge(seq))
+        if view.append_new(uids):
+            self.io.write(r.exists(view.count))
+        if info.highestmodseq > view.modseq:
+            rows = await runner.run(store.messages_since, self.user, view.name, view.modseq)
+            for row in rows:
+                pos = view.seq_of(row.uid)
+                if pos is None or view.reported.get(row.uid) == row.modseq:
+                    continue
+                self.io.write(self._flags_line(pos, row, uid=False))
+            view.modseq = info.highestmodseq
+        view.reported.clear()
+        view.uidnext = info.uidnext
+        self.changed = expunges is False and bool(view.missing(uids))
+        await self.io.drain()
+
+    # --- CHECK / CLOSE / UNSELECT / EXPUNGE ------------------------------------------------
+    async def cmd_check(self, cmd: c.Simple) -> None:
+        self.ok(cmd.tag, "CHECK completed")
+
+    async def cmd_unselect(self, cmd: c.Simple) -> None:
+        self.view = None
+        self.saved = None
+        self.state = State.AUTHENTICATED
+        self.ok(cmd.tag, "UNSELECT completed")
+
+    async def cmd_close(self, cmd: c.Simple) -> None:
+        """RFC 9051 §6.4.1: expunge \\Deleted silently (read-write only), then deselect."""
+        view = self.view
+        assert view is not None
+        if not view.readonly:
+            await self._expunge(None, silent=True)
+        self.view = None
+        self.saved = None
+        self.state = State.AUTHENTICATED
+        self.ok(cmd.tag, "CLOSE completed")
+
+    async def cmd_expunge(self, cmd: c.Simple | c.Expunge) -> None:
+        view = self.view
+        assert view is not None
+        if view.readonly:
+            self.no(cmd.tag, "Mailbox is read-only", r.code_read_only())
+            return
+        only: list[int] | None = None
+        if isinstance(cmd, c.Expunge):  # UID EXPUNGE (RFC 4315 §2.1)
+            only = view.uid_set_members(self._resolve_saved(cmd.uids, uid=True))
+        await self._expunge(only, silent=False)
+        self.ok(cmd.tag, "EXPUNGE completed")
+
+    async def _expunge(self, only: list[int] | None, *, silent: bool) -> None:
+        view = self.view
+        assert view is not None
+        runner, store = self.ctx.runner, self.ctx.store
+        targets = only if only is not None else list(view.uids)
+        deleted: list[int] = []
+        for rows in await self._rows_in_chunks(targets):
+            deleted.extend(m.uid for m in rows if "\\Deleted" in m.flags)
+        if not deleted:
+            return
+        unused = await runner.run(store.expunge_messages, self.user, view.name, deleted)
+        await runner.run(drop_unused, store, self.ctx.blobs, unused)
+        self.notify_others()
+        if silent:
+            view.remove(deleted)
+        elif self.options.qresync:
+            view.remove(deleted)
+            self.io.write(r.vanished(SequenceSet.from_numbers(deleted)))
+        else:
+            for seq in view.remove(deleted):
+                self.io.write(r.expunge(seq))
+        self.changed = True  # HIGHESTMODSEQ moved: let catch_up record it
+
+    async def _rows_in_chunks(self, uids: Sequence[int]) -> list[list[StoredMessage]]:
+        view = self.view
+        assert view is not None
+        out = []
+        for i in range(0, len(uids), CHUNK):
+            out.append(
+                await self.ctx.runner.run(
+                    self.ctx.store.get_messages, self.user, view.name, list(uids[i : i + CHUNK])
+                )
+            )
+        return out
+
+    # --- message sets ------------------------------------------------------------------------
+    def _resolve_saved(self, numbers: SequenceSet, *, uid: bool) -> SequenceSet:
+        """RFC 5182 `$`: the UIDs saved by the last SEARCH ... SAVE (empty if none)."""
+        if not numbers.saved:
+            return numbers
+        view = self.view
+        assert view is not None
+        saved = sorted(self.saved or ())
+        if uid:
+            return SequenceSet.from_numbers(saved)
+        return SequenceSet.from_numbers(s for s in (view.seq_of(u) for u in saved) if s)
+
+    def _targets(
+        self, tag: str, numbers: SequenceSet, *, uid: bool
+    ) -> list[tuple[int, int]] | None:
+        view = self.view
+        assert view is not None
+        numbers = self._resolve_saved(numbers, uid=uid)
+        if numbers.saved or not numbers.ranges:
+            return []
+        try:
+            return view.by_uid(numbers) if uid else view.by_sequence(numbers)
+        except BadSequence as exc:
+            self.bad(tag, str(exc))
+            return None
+
+    # --- FETCH ---------------------------------------------------------------------------------
+    async def cmd_fetch(self, cmd: c.Fetch) -> None:
+        view = self.view
+        assert view is not None
+        if (cmd.changed_since is not None or cmd.vanished) and not self.options.condstore:
+            self.options.condstore = True  # RFC 7162 §3.1.4.1: CHANGEDSINCE enables CONDSTORE
+        if cmd.vanished and not (self.options.qresync and cmd.uid and cmd.changed_since):
+            self.bad(cmd.tag, "VANISHED needs QRESYNC, UID FETCH and CHANGEDSINCE")
+            return
+        targets = self._targets(cmd.tag, cmd.numbers, uid=cmd.uid)
+        if targets is None:
+            return
+        plan = FetchPlan.build(
+            cmd.items,
+            uid=cmd.uid,
+            condstore=self.options.condstore,
+            changed_since=cmd.changed_since,
+            readonly=view.readonly,
+        )
+        if cmd.vanished and cmd.changed_since is not None:
+            gone = await self.ctx.runner.run(
+                self.ctx.store.expunged_since, self.user, view.name, cmd.changed_since
+            )
+            top = max(view.max_uid(), gone[-1] if gone else 0, 1)
+            gone = [u for u in gone if cmd.numbers.contains(u, top)]
+            if gone:
+                self.io.write(r.vanished(SequenceSet.from_numbers(gone), earlier=True))
+        seq_of = {uid: seq for seq, uid in targets}
+        uids = [uid for _, uid in targets]
+        for i in range(0, len(uids), CHUNK):
+            chunk = uids[i : i + CHUNK]
+            error = await render_fetch(self, plan, view, chunk, seq_of)
+            if error is not None:
+                self.no(cmd.tag, error[0], r.code(error[1]))
+                return
+            await self.io.drain()
+        if plan.sets_seen:
+            self.notify_others()
+        self.ok(cmd.tag, "FETCH completed")
+
+    # --- STORE -------------------------------------------------------------------------------
+    async def cmd_store(self, cmd: c.Store) -> None:
+        view = self.view
+        assert view is not None
+        if view.readonly:
+            self.no(cmd.tag, "Mailbox is read-only", r.code_read_only())
+            return
+        if cmd.unchanged_since is not None:
+            self.options.condstore = True  # RFC 7162 §3.1.3
+        targets = self._targets(cmd.tag, cmd.numbers, uid=cmd.uid)
+        if targets is None:
+            return
+        mode = {"+": "add", "-": "remove", "": "set"}[cmd.mode]
+        flags = frozenset(f for f in cmd.flags if f.upper() != "\\RECENT")
+        runner, store = self.ctx.runner, self.ctx.store
+        refused: list[int] = []
+        changed_any = False
+        uids = [uid for _, uid in targets]
+        for i in range(0, len(uids), CHUNK * 4):
+            chunk = uids[i : i + CHUNK * 4]
+            changed, failed = await runner.run(
+                store.store_flags, self.user, view.name, chunk, flags, mode,  # type: ignore[arg-type]
+                cmd.unchanged_since,
+            )  # fmt: skip
+            refused.extend(failed)
+            changed_any = changed_any or bool(changed)
+            for row in changed:
+                view.reported[row.uid] = row.modseq
+            if not cmd.silent or self.options.condstore:
+                # RFC 7162 §3.1.3: with CONDSTORE even .SILENT reports the new MODSEQ... only
+                # for messages changed by someone else meanwhile; ours are below.
+                out = []
+                by_uid = {m.uid: m for m in changed}
+                unchanged = [u for u in chunk if u not in by_uid and u not in failed]
+                if not cmd.silent and unchanged:
+                    for m in await runner.run(store.get_messages, self.user, view.name, unchanged):
+                        by_uid[m.uid] = m
+                for uid in chunk:
+                    hit = by_uid.get(uid)
+                    seq = view.seq_of(uid)
+                    if hit is None or seq is None:
+                        continue
+                    if cmd.silent and uid not in {m.uid for m in changed}:
+                        continue
+                    if cmd.silent and not self.options.condstore:
+                        continue
+                    out.append(self._store_line(seq, hit, uid=cmd.uid, silent=cmd.silent))
+                self.io.write(b"".join(out))
+                await self.io.drain()
+        if changed_any:
+            self.notify_others()
+            self.changed = True
+        if refused:
+            refused_numbers = refused if cmd.uid else [view.seq_of(u) or 0 for u in refused]
+            self.ok(cmd.tag, "Conditional STORE failed for some messages",
+                    r.code_modified(SequenceSet.from_numbers(refused_numbers)))  # fmt: skip
+            return
+        self.ok(cmd.tag, "STORE completed")
+
+    def _store_line(self, seq: int, row: StoredMessage, *, uid: bool, silent: bool) -> bytes:
+        items: list[tuple[str, Encodable]] = []
+        if uid:
+            items.append(("UID", row.uid))
+        if not silent:
+            items.append(("FLAGS", r.flag_atoms(sorted(row.flags))))
+        if self.options.condstore:
+            items.append(("MODSEQ", [row.modseq]))
+        return r.fetch(seq, items)
+
+    # --- SEARCH --------------------------------------------------------------------------
+    async def cmd_search(self, cmd: c.Search) -> None:
+        view = self.view
+        assert view is not None
+        if cmd.charset is not None and cmd.charset.upper() not in ("UTF-8", "US-ASCII"):
+            self.no(cmd.tag, "Unsupported charset", r.Code("BADCHARSET", (["UTF-8", "US-ASCII"],)))
+            return
+        need_body = needs_message(cmd.key)
+        found: list[tuple[int, int, int]] = []  # (seq, uid, modseq)
+        uids = list(view.uids)
+        max_seq, max_uid = view.count, view.max_uid()
+        runner, store = self.ctx.runner, self.ctx.store
+        for i in range(0, len(uids), CHUNK):
+            rows = await runner.run(store.get_messages, self.user, view.name, uids[i : i + CHUNK])
+            bodies: list[bytes | None] = [None] * len(rows)
+            if need_body:
+                bodies = list(await runner.run(load_bodies, self.ctx.blobs, rows))
+            for row, body in zip(rows, bodies, strict=True):
+                seq = view.seq_of(row.uid)
+                if seq is None:
+                    continue
+                cand = Candidate(seq, row.uid, row.flags, row.size, row.internal_date, row.modseq)
+                if matches(cmd.key, cand, body, max_seq=max_seq, max_uid=max_uid,
+                           saved=self.saved):  # fmt: skip
+                    found.append((seq, row.uid, row.modseq))
+        numbers = [uid if cmd.uid else seq for seq, uid, _ in found]
+        modseq = max((m for _, _, m in found), default=None) if _has_modseq(cmd.key) else None
+        if cmd.returns is None and not self.options.rev2:
+            self.io.write(r.search(numbers, modseq))
+        else:
+            self._esearch(cmd, numbers, [u for _, u, _ in found], modseq)
+        self.ok(cmd.tag, "SEARCH completed")
+
+    def _esearch(
+        self, cmd: c.Search, numbers: list[int], uids: list[int], modseq: int | None
+    ) -> None:
+        """RFC 4731 / RFC 9051 §7.3.4; an empty RETURN () means ALL; SAVE keeps UIDs (RFC 5182)."""
+        returns = set(cmd.returns or ()) or {"ALL"}
+        if "SAVE" in returns:
+            self.saved = frozenset(uids)
+            returns.discard("SAVE")
+            if not returns:
+                return  # RFC 5182 §2.4: SAVE alone sends no ESEARCH
+        results: list[tuple[str, Encodable]] = []
+        if "MIN" in returns and numbers:
+            results.append(("MIN", min(numbers)))
+        if "MAX" in returns and numbers:
+            results.append(("MAX", max(numbers)))
+        if "ALL" in returns and numbers:
+            results.append(("ALL", SequenceSet.from_numbers(numbers)))
+        if "COUNT" in returns:
+            results.append(("COUNT", len(numbers)))
+        if modseq is not None and numbers:
+            results.append(("MODSEQ", modseq))
+        self.io.write(r.esearch(cmd.tag, results, uid=cmd.uid))
+
+    # --- COPY / MOVE (RFC 4315 COPYUID, RFC 6851) ---------------------------------------------
+    async def cmd_copy(self, cmd: c.Copy) -> None:
+        await self._copy(cmd, move=False)
+
+    async def cmd_move(self, cmd: c.Copy) -> None:
+        await self._copy(cmd, move=True)
+
+    async def _copy(self, cmd: c.Copy, *, move: bool) -> None:
+        view = self.view
+        assert view is not None
+        if move and view.readonly:
+            self.no(cmd.tag, "Mailbox is read-only", r.code_read_only())
+            return
+        try:
+            target = self.store_name(cmd.mailbox)
+        except ValueError as exc:
+            self.bad(cmd.tag, str(exc))
+            return
+        targets = self._targets(cmd.tag, cmd.numbers, uid=cmd.uid)
+        if targets is None:
+            return
+        runner, store = self.ctx.runner, self.ctx.store
+        box = await runner.run(store.get_mailbox, self.user, target)
+        if box is None:
+            self.no(cmd.tag, "No such mailbox", r.code("TRYCREATE"))
+            return
+        uids = [uid for _, uid in targets]
+        if not uids:
+            self.ok(cmd.tag, f"{cmd.name} completed")
+            return
+        if not move or target != view.name:
+            size = sum(m.size for rows in await self._rows_in_chunks(uids) for m in rows)
+            if not move and await self.over_quota(size):
+                self.no(cmd.tag, "Quota exceeded", r.code("OVERQUOTA"))
+                return
+        fn = store.move_messages if move else store.copy_messages
+        try:
+            pairs = await runner.run(fn, self.user, view.name, uids, target)
+        except NotFound:
+            self.no(cmd.tag, "No such mailbox", r.code("TRYCREATE"))
+            return
+        self.notify_others()
+        self.changed = True
+        code = None
+        if pairs:
+            code = r.code_copyuid(
+                box.uidvalidity,
+                SequenceSet.from_numbers(s for s, _ in pairs),
+                SequenceSet.from_numbers(d for _, d in pairs),
+            )
+        if not move:
+            self.ok(cmd.tag, "COPY completed", code)
+            return
+        # RFC 6851 §4.3: COPYUID goes in an untagged OK before the expunges.
+        if code is not None:
+            self.io.write(r.untagged(r.Status.OK, "Moved", code))
+        moved = [s for s, _ in pairs]
+        if self.options.qresync:
+            view.remove(moved)
+            if moved:
+                self.io.write(r.vanished(SequenceSet.from_numbers(moved)))
+        else:
+            for seq in view.remove(moved):
+                self.io.write(r.expunge(seq))
+        self.ok(cmd.tag, "MOVE completed")
+
+
+def _has_modseq(key: object) -> bool:
+    from roost.imap.search import And, ModSeqKey, Not, Or
+
+    if isinstance(key, ModSeqKey):
+        return True
+    if isinstance(key, And):
+        return any(_has_modseq(k) for k in key.keys)
+    if isinstance(key, Or):
+        return _has_modseq(key.left) or _has_modseq(key.right)
+    if isinstance(key, Not):
+        return _has_modseq(key.key)
+    return False

@@ -1,0 +1,99 @@
+"""The selected mailbox as one session numbers it (RFC 9051 §2.3.1.2).
+
+Message sequence numbers are per session: message n is `uids[n - 1]`, and they change only when
+this session is told of an expunge (an untagged EXPUNGE or VANISHED). Another session's expunge
+therefore stays invisible here until a moment when RFC 9051 §7.5.1 lets the server report it;
+until then the gone message keeps its number. UIDs are held in an `array` (4 octets each), so a
+100,000-message mailbox costs 400 KB while selected and nothing else is cached.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from roost.imap.sequence import SequenceSet
+
+
+class BadSequence(ValueError):
+    """A message number outside the mailbox (RFC 9051 §9 seq-number)."""
+
+
+@dataclass(slots=True)
+class MailboxView:
+    name: str
+    uidvalidity: int
+    uidnext: int
+    modseq: int  # HIGHESTMODSEQ this session has caught up with
+    readonly: bool
+    uids: array[int] = field(default_factory=lambda: array("L"))
+    # UIDs whose FLAGS this session already sent at this MODSEQ (its own STOREs), so the next
+    # catch-up does not repeat them.
+    reported: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return len(self.uids)
+
+    def seq_of(self, uid: int) -> int | None:
+        i = bisect_left(self.uids, uid)
+        return i + 1 if i < len(self.uids) and self.uids[i] == uid else None
+
+    def max_uid(self) -> int:
+        return self.uids[-1] if self.uids else 0
+
+    def by_sequence(self, numbers: SequenceSet) -> list[tuple[int, int]]:
+        """(seq, uid) for a message-number set; a number beyond the last message is an
+        error unless it came from `*` (RFC 9051 §6.4.5 "1:*" on what exists)."""
+        count = len(self.uids)
+        for low, high in numbers.ranges:
+            for bound in (low, high):
+                if isinstance(bound, int) and bound > count:
+                    raise BadSequence(f"message number {bound} does not exist")
+        return [(n, self.uids[n - 1]) for n in numbers.iter(count)]
+
+    def by_uid(self, numbers: SequenceSet) -> list[tuple[int, int]]:
+        """(seq, uid) for the UIDs of the set that exist here; `*` is the largest UID, and
+        "n:*" always includes it (RFC 9051 §6.4.8)."""
+        uids = self.uids
+        if not uids:
+            return []
+        out: list[tuple[int, int]] = []
+        for low, high in numbers.intervals(max(uids[-1], 1)):
+            start = bisect_left(uids, low)
+            end = bisect_right(uids, high)
+            out.extend((i + 1, uids[i]) for i in range(start, end))
+        if len(numbers.ranges) > 1:
+            out = sorted(set(out))
+        return out
+
+    def uid_set_members(self, numbers: SequenceSet) -> list[int]:
+        return [uid for _, uid in self.by_uid(numbers)]
+
+    def append_new(self, uids: Iterable[int]) -> int:
+        """Add UIDs above the current last one; returns how many were added."""
+        last = self.max_uid()
+        added = [u for u in uids if u > last]
+        self.uids.extend(added)
+        return len(added)
+
+    def remove(self, gone: Iterable[int]) -> list[int]:
+        """Forget expunged UIDs; returns the EXPUNGE numbers to send, in sending order (each
+        number is valid at the moment it is sent, so the highest goes first)."""
+        positions = sorted(
+            (seq for seq in (self.seq_of(u) for u in gone) if seq is not None), reverse=True
+        )
+        for seq in positions:
+            del self.uids[seq - 1]
+        return positions
+
+    def missing(self, present: Sequence[int]) -> list[int]:
+        """UIDs this session still numbers that are not in `present` (sorted) any more."""
+        out = []
+        for uid in self.uids:
+            i = bisect_left(present, uid)
+            if i >= len(present) or present[i] != uid:
+                out.append(uid)
+        return out
