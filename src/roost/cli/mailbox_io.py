@@ -18,6 +18,7 @@ from roost.message.maildir import (
     read_maildir,
     read_mbox,
 )
+from roost.message.wire import compute_structure
 from roost.store.interface import BlobStore, Store
 from roost.store.types import StoredMessage
 
@@ -78,10 +79,19 @@ def import_cmd(state: CliState, email: str, path: Path, folder: str) -> None:
 
 def _append(store: Store, blobs: BlobStore, user: str, msg: ImportedMessage) -> None:
     """Blob first (small ones are committed to the database by put, large ones synced to
-    disk), then the message row: append_message's contract for body=None."""
+    disk), then the message row: append_message's contract for body=None. The IMAP structure
+    is stored with the row, as at delivery."""
     ref = blobs.put(msg.data)
     blobs.sync([ref])
-    store.append_message(user, msg.mailbox, ref, None, msg.flags, msg.internal_date)
+    store.append_message(
+        user,
+        msg.mailbox,
+        ref,
+        None,
+        msg.flags,
+        msg.internal_date,
+        structure=compute_structure(msg.data),
+    )
 
 
 @click.command(name="export")

@@ -1,4 +1,4 @@
-"""`roost user add|list|remove|passwd`: mailbox accounts, passwords hashed with argon2id."""
+"""`roost user add|list|remove|passwd|quota`: mail accounts, passwords hashed with argon2id."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 from roost.accounts.addresses import domain_of, normalize_address
 from roost.accounts.passwords import hash_password
 from roost.cli.context import CliState, fail, pass_state
-from roost.cli.output import json_option, render
+from roost.cli.output import echo_json, json_option, render
 from roost.store.interface import Store
 
 password_stdin_option = click.option(
@@ -118,3 +118,63 @@ def passwd(state: CliState, email: str, password_stdin: bool) -> None:
         store.set_password(email, hash_password(password))
     click.echo(f"changed password for {email}")
     _announce(email, password, generated)
+
+
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def parse_size(text: str) -> int | None:
+    """`500M`, `2G`, `1048576`, `0` (unlimited for this user) -> octets; `none` -> None (the
+    server default). Units are binary (K = 1024)."""
+    value = text.strip().upper().removesuffix("B").removesuffix("I")
+    if value == "NONE":
+        return None
+    number, unit = value.rstrip("KMGT"), value[len(value.rstrip("KMGT")) :]
+    if not number.isdigit() or unit not in _UNITS:
+        raise fail(f"bad size {text!r}: use octets or a number with K, M, G or T, or `none`")
+    return int(number) * _UNITS[unit]
+
+
+def human_size(octets: int) -> str:
+    for unit in ("TiB", "GiB", "MiB", "KiB"):
+        scale = _UNITS[unit[0]]
+        if octets >= scale:
+            return f"{octets / scale:.1f} {unit}"
+    return f"{octets} B"
+
+
+@user.command()
+@click.argument("email")
+@click.argument("size", required=False)
+@json_option
+@pass_state
+def quota(state: CliState, email: str, size: str | None, as_json: bool) -> None:
+    """Show the storage used by EMAIL and its limit, or set the limit to SIZE (500M, 2G;
+    0 = unlimited; `none` = the server default, mailbox.default_quota)."""
+    email = parse_address(email)
+    limit = parse_size(size) if size is not None else None
+    with state.store() as store:
+        if store.get_user(email) is None:
+            raise fail(f"no user {email}")
+        if size is not None:
+            store.set_quota(email, limit)
+        usage = store.get_quota(email)
+    default = state.config.mailbox.default_quota
+    effective = (default if usage.limit is None else usage.limit) or None
+    source = "default" if usage.limit is None else "user"
+    if as_json:
+        echo_json(
+            {
+                "email": email,
+                "used": usage.used,
+                "messages": usage.messages,
+                "limit": effective,
+                "limit_source": source,
+            }
+        )
+        return
+    shown = "unlimited" if effective is None else f"{human_size(effective)} ({effective} octets)"
+    click.echo(
+        f"{email}: {human_size(usage.used)} ({usage.used} octets) in {usage.messages} messages;"
+        f" limit {shown}, {'server default' if source == 'default' else 'set for this user'}"
+    )

@@ -6,6 +6,11 @@ to `inline_max` go into the database with the rows, larger ones are written to t
 and synced together first; then all rows commit in one transaction and every waiting session is
 woken. Under load the batch grows by itself, so the cost of durability (fsync, commit)
 is shared by all messages that arrived while the previous batch was being written.
+
+A message with a local recipient also gets its IMAP structure (ENVELOPE, BODYSTRUCTURE) parsed
+before it joins a batch, in a worker thread so neither the event loop nor the store thread
+parses, and stored in the batch's transaction. After each commit `on_local_delivery` hears which
+users got mail, so IMAP IDLE can wake at once.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from roost.message.wire import compute_structure
 from roost.obs.log import log_event
 from roost.queue.spool import SpooledMessage
 from roost.store.aio import AsyncStore
 from roost.store.interface import BlobStore, Store
-from roost.store.types import BlobRef, NewMessage
+from roost.store.types import BlobRef, MessageStructure, NewMessage
 
 log = logging.getLogger("roost.queue")
 
@@ -29,6 +35,7 @@ class _Pending:
     content: SpooledMessage
     build: Callable[[BlobRef], NewMessage]
     done: asyncio.Future[None]
+    structure: MessageStructure | None = None
 
 
 class IntakeClosed(Exception):
@@ -44,12 +51,14 @@ class Intake:
         *,
         max_batch: int = 256,
         inline_max: int = 0,
+        on_local_delivery: Callable[[frozenset[str]], None] | None = None,
     ) -> None:
         self._store = store
         self._blobs = blobs
         self._runner = runner
         self._max_batch = max_batch
         self._inline_max = inline_max
+        self._on_local_delivery = on_local_delivery
         self._waiting: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -71,8 +80,13 @@ class Intake:
         """Return once the message is durable; raise if it could not be stored."""
         if self._closed:
             raise IntakeClosed
+        structure = None
+        if _has_local_recipient(build(BlobRef(content.digest, content.size))):
+            structure = await asyncio.to_thread(_structure_of, content)
+        if self._closed:
+            raise IntakeClosed
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.put_nowait(_Pending(content, build, done))
+        self._waiting.put_nowait(_Pending(content, build, done, structure))
         await done
 
     def _drain(self) -> list[_Pending]:
@@ -89,7 +103,7 @@ class Intake:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
-            await self._runner.run(self._write_batch, batch)
+            users = await self._runner.run(self._write_batch, batch)
         except Exception as exc:
             log_event(log, "batch failed", logging.ERROR, messages=len(batch), error=repr(exc))
             for item in batch:
@@ -101,26 +115,53 @@ class Intake:
                 item.done.set_result(None)
         for callback in self.committed:
             callback()
+        if users and self._on_local_delivery is not None:
+            try:
+                self._on_local_delivery(users)
+            except Exception as exc:  # a listener's bug must not stop intake
+                log_event(log, "local delivery hook failed", logging.ERROR, error=repr(exc))
 
-    def _write_batch(self, batch: Sequence[_Pending]) -> None:
-        """On the store thread: large bodies in place and synced, then one transaction."""
+    def _write_batch(self, batch: Sequence[_Pending]) -> frozenset[str]:
+        """On the store thread: large bodies in place and synced, then one transaction.
+        Returns the local users that received mail."""
         file_refs: list[BlobRef] = []
         messages = [self._message(item, file_refs) for item in batch]
         if file_refs:
             self._blobs.sync(file_refs)
         self._store.enqueue_batch(messages)
+        return frozenset(
+            r.deliver_to for m in messages if not m.hold for r in m.recipients if r.deliver_to
+        )
 
     def _message(self, item: _Pending, file_refs: list[BlobRef]) -> NewMessage:
         content = item.content
         if content.data is not None and content.size <= self._inline_max:
             # Inline: the body commits with the rows, so the batch costs one database fsync.
-            return replace(item.build(BlobRef(content.digest, content.size)), body=content.data)
+            built = item.build(BlobRef(content.digest, content.size))
+            return replace(built, body=content.data, structure=item.structure)
         ref = self._put_blob(content)
         file_refs.append(ref)
-        return item.build(ref)
+        return replace(item.build(ref), structure=item.structure)
 
     def _put_blob(self, content: SpooledMessage) -> BlobRef:
         if content.data is not None:
             return self._blobs.put(content.data)
         assert content.path is not None
         return self._blobs.put_file(content.path, content.digest, content.size)
+
+
+def _has_local_recipient(message: NewMessage) -> bool:
+    return any(r.deliver_to for r in message.recipients)
+
+
+def _structure_of(content: SpooledMessage) -> MessageStructure | None:
+    """The message's IMAP structure; None (computed later, on FETCH) if it cannot be read."""
+    try:
+        if content.data is not None:
+            return compute_structure(content.data)
+        assert content.path is not None
+        with open(content.path, "rb") as spooled:
+            return compute_structure(spooled.read())
+    except Exception as exc:  # never refuse mail because its structure could not be parsed
+        log_event(log, "structure not computed", logging.WARNING, error=repr(exc))
+        return None

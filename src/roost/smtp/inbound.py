@@ -46,6 +46,7 @@ from roost.smtp.reply import (
     C354_START_DATA,
     C421_TOO_MANY_ERRORS,
     C451_LOCAL_ERROR,
+    C452_MAILBOX_FULL,
     C452_TOO_MANY_RECIPIENTS,
     C454_TEMP_AUTH_FAILURE,
     C454_TLS_UNAVAILABLE,
@@ -119,6 +120,9 @@ class ServerContext:
     # VERP return paths (bounces+...@bounce_domain) take DSNs: handed to bounce_sink, not stored.
     bounce_domain: str = ""
     bounce_sink: Callable[[list[str], bytes], Awaitable[None]] | None = None
+    # (local user, incoming octets) -> over quota? An in-memory lookup (accounts.quota); None:
+    # no quota check.
+    over_quota: Callable[[str, int], bool] | None = None
 
 
 @dataclass(slots=True)
@@ -145,6 +149,7 @@ class _Transaction:
     headers: HeaderWatcher | None = None
     too_big: bool = False
     bdat_failed: bool = False
+    declared_size: int = 0  # RFC 1870 SIZE= of MAIL FROM, 0 when not given
 
 
 class InboundSession:
@@ -320,6 +325,7 @@ class InboundSession:
         self._tx = _Transaction(
             new_queue_id(), sender, params.body or "7BIT", params.smtputf8, params.ret, params.envid
         )
+        self._tx.declared_size = params.size or 0
         log_event(
             log,
             "from",
@@ -373,6 +379,12 @@ class InboundSession:
             targets = None
         else:
             return self._error(C550_RELAY_DENIED)
+        over = self._server.over_quota
+        if targets is not None and over is not None:
+            for target in targets:
+                if target.local_user and over(target.local_user, tx.declared_size):
+                    # RFC 3463 §3.3 X.2.2 mailbox full; 452 so the sender retries later
+                    return C452_MAILBOX_FULL.with_text(f"<{address}>: mailbox full")
         notify_text = ",".join(notify) if notify else None
         if targets is None:
             tx.recipients.append(NewRecipient(address, None, b"", orcpt, notify_text))

@@ -70,6 +70,7 @@ C450_MAILBOX_UNAVAILABLE = Reply(450, "4.2.0", "Mailbox unavailable, try again l
 C451_LOCAL_ERROR = Reply(451, "4.3.0", "Local error in processing")  # RFC 5321 §4.2.3
 C451_TEMP_AUTH_FAILURE = Reply(451, "4.7.0", "Temporary authentication failure")
 C452_STORAGE_FULL = Reply(452, "4.3.1", "Insufficient system storage")
+C452_MAILBOX_FULL = Reply(452, "4.2.2", "Mailbox full")  # RFC 3463 §3.3, over quota
 # RFC 5321 §4.5.3.1.10: "too many recipients" is a 452, so the client retries the rest later.
 C452_TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")
 C454_TLS_UNAVAILABLE = Reply(454, "4.7.0", "TLS not available")  # RFC 3207 §4
