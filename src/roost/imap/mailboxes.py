@@ -114,6 +114,8 @@ class MailboxCommands(SessionCore):
                 await self._write_status(name, status_items)
         self.ok(cmd.tag, f"{cmd.name} completed")
 
+    cmd_lsub = cmd_list  # LSUB: the subscribed names (RFC 3501 §6.3.9), kept for rev1 clients
+
     # --- CREATE / DELETE / RENAME / SUBSCRIBE ------------------------------------------------
     async def cmd_create(self, cmd: c.MailboxCommand) -> None:
         name = self._name_or_bad(cmd.tag, cmd.mailbox)
