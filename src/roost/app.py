@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from roost.accounts.authservice import AuthService
+from roost.accounts.quota import QuotaPolicy
 from roost.config import ConfigError, RoostConfig, resolve_path
 from roost.config.model import ListenerConfig
 from roost.delivery.engine import build_manager
@@ -45,6 +46,7 @@ from roost.store.types import Directory
 log = logging.getLogger("roost.app")
 
 DIRECTORY_POLL_SECONDS = 1.0
+QUOTA_REFRESH_SECONDS = 2.0  # RCPT quota checks lag real usage by at most this (plus a batch)
 MAILBOX_POLL_SECONDS = 1.0  # IDLE hears of changes made by other processes within this
 SHUTDOWN_GRACE_SECONDS = 10.0
 
@@ -121,8 +123,12 @@ class RoostServer:
             self._runner,
             max_batch=cfg.smtp.group_commit_max,
             inline_max=cfg.storage.inline_blob_max,
+            on_local_delivery=self._delivered,
         )
         self._intake.start()
+        self.quota = QuotaPolicy(self._runner, cfg.mailbox.default_quota)
+        await self.quota.refresh()
+        self._tasks.append(asyncio.create_task(self._refresh_quota()))
         self._directory = DirectoryCache(self._store, self._runner)
         self._tasks.append(asyncio.create_task(self._directory.poll(DIRECTORY_POLL_SECONDS)))
         # One per server: every listener (SMTP, POP3, IMAP) counts failures in the same tables.
@@ -155,6 +161,19 @@ class RoostServer:
                 await self._listen(listener, policy, context, tls, limiter)
         await self._listen_pop3(tls, limiter)
         await self._listen_imap(tls, limiter)
+
+    def _delivered(self, users: frozenset[str]) -> None:
+        """After each committed batch: IDLE sessions hear at once; quota usage catches up."""
+        self.hub.notify_many(users)
+        self.quota.request_refresh(users)
+
+    async def _refresh_quota(self) -> None:
+        while True:
+            await asyncio.sleep(QUOTA_REFRESH_SECONDS)
+            try:
+                await self.quota.refresh()
+            except Exception as exc:
+                log_event(log, "quota refresh failed", logging.WARNING, error=repr(exc))
 
     async def _listen_imap(self, tls: ssl.SSLContext | None, limiter: ConnectionLimiter) -> None:
         """IMAP (STARTTLS) and IMAPS (implicit TLS), sharing one change hub."""
@@ -286,6 +305,7 @@ class RoostServer:
             tls_available=tls_available,
             bounce_domain=cfg.delivery.verp_domain.lower(),
             bounce_sink=DsnFeedback(self._store, self._runner),
+            over_quota=self.quota.over_quota,
         )
 
     async def _listen(
@@ -351,6 +371,7 @@ class RoostServer:
         if self._manager is not None:
             await self._manager.stop(SHUTDOWN_GRACE_SECONDS)
         await self._intake.stop()
+        await self.quota.close()
         self._runner.close()  # closes the store after the calls already submitted
 
 

@@ -353,3 +353,23 @@ def test_fetch_streams_a_large_mailbox(server: RunningServer) -> None:
     assert status_of(lines) == b"OK"
     assert len(raw.command("UID SEARCH SEEN")[0].split()) == 1202
     raw.close()
+
+
+def test_quota_is_enforced_at_smtp_delivery(server: RunningServer) -> None:
+    """A full mailbox refuses RCPT with 452 4.2.2 (RFC 3463 §3.3), others still get mail."""
+    import asyncio
+    import smtplib
+
+    deliver(server, "fills it")
+    server.store.set_quota(ALICE, 100)
+    asyncio.run_coroutine_threadsafe(server.server.quota.refresh(), server.loop).result(30)
+    with smtplib.SMTP("127.0.0.1", server.port("mx"), timeout=30) as smtp:
+        smtp.ehlo("client.example")
+        smtp.mail("carol@remote.example")
+        code, text = smtp.rcpt(ALICE)
+        assert (code, text[:5]) == (452, b"4.2.2")
+        assert smtp.rcpt(BOB)[0] == 250
+    raw = RawImap(server)
+    lines = raw.command('GETQUOTA ""')
+    assert lines[0].startswith(b'* QUOTA "" (STORAGE 1 0)')
+    raw.close()

@@ -68,7 +68,9 @@ class MailboxHub:
 
     def absorb(self, marks: Marks) -> list[str]:
         """Compare freshly read marks with the last ones; notify and return the users whose
-        mailboxes changed. The first reading of a user only records it."""
+        mailboxes changed. The first reading of a user counts as a change: something may have
+        happened between a session's login and that reading, and a needless catch-up costs
+        one query."""
         per_user: dict[str, dict[str, tuple[int, int, int]]] = {}
         for (user, name), mark in marks.items():
             per_user.setdefault(user, {})[name] = mark
@@ -77,7 +79,7 @@ class MailboxHub:
             now = per_user.get(user, {})
             before = self._marks.get(user)
             self._marks[user] = now
-            if before is not None and before != now:
+            if before != now:
                 changed.append(user)
                 self.notify(user)
         return changed
