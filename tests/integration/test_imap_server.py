@@ -373,3 +373,40 @@ def test_quota_is_enforced_at_smtp_delivery(server: RunningServer) -> None:
     lines = raw.command('GETQUOTA ""')
     assert lines[0].startswith(b'* QUOTA "" (STORAGE 1 0)')
     raw.close()
+
+
+def test_input_pipelined_after_starttls_is_discarded(server: RunningServer) -> None:
+    """RFC 9051 §11.1 (command injection): plaintext after STARTTLS is never executed."""
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", server.port("imap")), timeout=30)
+    file = sock.makefile("rb")
+    assert file.readline().startswith(b"* OK")
+    sock.sendall(b"a STARTTLS\r\nb LOGOUT\r\n")
+    assert file.readline().startswith(b"a OK")
+    tls = client_tls().wrap_socket(sock)
+    tls_file = tls.makefile("rb")
+    tls.sendall(b"c NOOP\r\n")
+    assert tls_file.readline().startswith(b"c OK")  # "b LOGOUT" was dropped
+    tls.close()
+
+
+def test_random_input_never_takes_the_server_down(server: RunningServer) -> None:
+    """Junk of every shape after login gets BAD or NO, and the session still works."""
+    import random
+
+    rng = random.Random(4)
+    words = [b"FETCH", b"UID", b"STORE", b"SEARCH", b"(", b")", b"[", b"]", b"{3}", b"{2+}",
+             b"1:*", b"$", b"*", b"\"", b"\\", b"BODY[", b"INBOX", b"NIL", b"~{1}", b"\x00",
+             b"\xff", b"%", b"<0.5>", b"SELECT", b"APPEND", b"LIST", b"MOVE"]  # fmt: skip
+    for _ in range(12):  # a fresh session each time: 10 errors end one (max_errors)
+        raw = RawImap(server)
+        raw.command("SELECT INBOX")
+        for _ in range(5):
+            line = b" ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
+            if b"{" in line:
+                continue  # a literal would swallow the next command; parser tests cover them
+            lines = raw.command(line)
+            assert status_of(lines) in (b"OK", b"NO", b"BAD"), (line, lines)
+        assert status_of(raw.command("NOOP")) == b"OK"
+        raw.close()
