@@ -121,6 +121,6 @@ class SessionCore:
         used, limit = await self.quota_limit()
         return limit > 0 and used + incoming > limit
 
-    async def catch_up(self, *, expunges: bool, before_tagged: bool = False) -> None:
+    async def catch_up(self, *, expunges: bool) -> None:
         """Send the untagged updates for changes made elsewhere (messages.py)."""
         raise NotImplementedError

@@ -115,7 +115,7 @@ class MessageCommands(SessionCore):
         return r.fetch(seq, items)
 
     # --- untagged updates -----------------------------------------------------------------
-    async def catch_up(self, *, expunges: bool, before_tagged: bool = False) -> None:
+    async def catch_up(self, *, expunges: bool) -> None:
         """Report changes made elsewhere: new messages (EXISTS), expunges (EXPUNGE, or
         VANISHED under QRESYNC) when `expunges` allows, and flag changes (FETCH)."""
         view = self.view

@@ -9,7 +9,6 @@ holds a connection's state.
 
 from __future__ import annotations
 
-import base64
 import logging
 
 from roost.imap import commands as c
@@ -117,7 +116,7 @@ class ImapSession(MailboxCommands, MessageCommands):
             # RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE and SEARCH (their UID forms may)
             uid_form = getattr(cmd, "uid", False)
             quiet = name in ("FETCH", "STORE", "SEARCH") and not uid_form
-            await self.catch_up(expunges=not quiet, before_tagged=True)
+            await self.catch_up(expunges=not quiet)
 
     # --- any state ---------------------------------------------------------------------------
     async def cmd_capability(self, cmd: c.Simple) -> None:
@@ -267,7 +266,3 @@ class ImapSession(MailboxCommands, MessageCommands):
         if self._watch is not None:
             self.ctx.hub.unwatch(self._watch)
             self._watch = None
-
-
-def decode_base64(text: str) -> bytes:
-    return base64.b64decode(text, validate=True)
