@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.clients.conftest import PYTHON, assert_same, deliver, require, run, sqlite_only
+from roost.store.types import StoredMessage
+from tests.clients.conftest import PYTHON, assert_same, deliver, require, run, split, sqlite_only
 from tests.integration.harness import ALICE, ALICE_PASSWORD, RunningServer
 
 # One file per message: the MDA fetchmail runs for every message it retrieves.
@@ -82,3 +83,35 @@ def test_pop3s_implicit_tls(server: RunningServer, cert_file: Path, home: Path) 
     out, _ = fetchmail(home, server, cert_file, "POP3", "pop3s", "fetchall ssl")
     assert_same(delivered(out), sent)
     assert server.inbox(ALICE) == []
+
+
+def test_imap_starttls_keep_then_delete(server: RunningServer, cert_file: Path, home: Path) -> None:
+    """IMAP after STARTTLS: `keep` marks the messages \\Seen and leaves them; the next run
+    (fetchall, no keep) fetches them again and deletes them (\\Deleted + EXPUNGE)."""
+    sent = [deliver(server, ALICE, f"imap message {i}") for i in range(3)]
+    out, log = fetchmail(home, server, cert_file, "IMAP", "imap", "keep")
+    assert "STARTTLS" in log, log
+    assert_same(delivered(out), sent)
+    stored = server.inbox(ALICE)
+    assert [m.flags for m in stored] == [frozenset({"\\Seen"})] * 3
+    for old in out.iterdir():
+        old.unlink()
+    out, _ = fetchmail(home, server, cert_file, "IMAP", "imap", "fetchall")
+    assert_same(delivered(out), sent)
+    assert server.inbox(ALICE) == []
+
+
+@sqlite_only
+def test_imap_only_new_messages(server: RunningServer, cert_file: Path, home: Path) -> None:
+    """Without fetchall, fetchmail takes only unseen messages (SEARCH UNSEEN)."""
+    first = deliver(server, ALICE, "seen already")
+    (msg,) = server.inbox(ALICE)
+    server.store.store_flags(ALICE, "INBOX", [msg.uid], frozenset({"\\Seen"}), "add")
+    fresh = deliver(server, ALICE, "brand new")
+    out, _ = fetchmail(home, server, cert_file, "IMAP", "imap", "")
+    assert_same(delivered(out), [fresh])
+    assert [split_subject(server, m) for m in server.inbox(ALICE)] == [first.subject]
+
+
+def split_subject(server: RunningServer, msg: StoredMessage) -> str:
+    return split(server.message_bytes(msg))[1]

@@ -48,6 +48,7 @@ def getmail(
     retriever: str,
     listener: str,
     options: str,
+    retriever_options: str = "",
 ) -> None:
     """Run getmail once with a generated rc file, delivering into `maildir`."""
     exe = require("getmail")
@@ -63,6 +64,7 @@ def getmail(
         f"password = {ALICE_PASSWORD}\n"
         f"ca_certs = {cert}\n"
         "ssl_cert_hostname = localhost\n"
+        f"{retriever_options}"
         "[destination]\n"
         "type = Maildir\n"
         f"path = {maildir}/\n"
@@ -98,3 +100,38 @@ def test_pop3s_keeps_and_remembers(
     getmail(home, maildir, server, cert_file, "SimplePOP3SSLRetriever", "pop3s", options)
     assert_same(maildir_messages(maildir), sent)
     assert len(server.inbox(ALICE)) == 3
+
+
+def test_imaps_into_maildir_and_delete(
+    server: RunningServer, cert_file: Path, home: Path, maildir: Path
+) -> None:
+    sent = [deliver(server, ALICE, f"getmail imap {i}") for i in range(3)]
+    options = "read_all = true\ndelete = true\n"
+    getmail(home, maildir, server, cert_file, "SimpleIMAPSSLRetriever", "imaps", options)
+    assert_same(maildir_messages(maildir), sent)
+    assert server.inbox(ALICE) == []
+
+
+@sqlite_only
+def test_imaps_two_folders_keep(
+    server: RunningServer, cert_file: Path, home: Path, maildir: Path
+) -> None:
+    """`mailboxes` with two folders; without delete the messages stay, unread (BODY.PEEK)."""
+    sent = [deliver(server, ALICE, "inbox one")]
+    server.store.create_mailbox(ALICE, "Lists")
+    server.store.copy_messages(ALICE, "INBOX", [server.inbox(ALICE)[0].uid], "Lists")
+    getmail(
+        home,
+        maildir,
+        server,
+        cert_file,
+        "SimpleIMAPSSLRetriever",
+        "imaps",
+        "read_all = true\ndelete = false\n",
+        'mailboxes = ("INBOX", "Lists")\n',
+    )
+    received = maildir_messages(maildir)
+    assert len(received) == 2
+    assert_same(received[:1], sent)
+    assert_same(received[1:], sent)
+    assert [m.flags for m in server.inbox(ALICE)] == [frozenset()]
