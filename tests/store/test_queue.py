@@ -240,3 +240,18 @@ def test_release_to_removed_user_keeps_message(local_store: Store) -> None:
     assert entry.recipients[0].status is RcptStatus.PENDING
     assert entry.recipients[0].last_reply is not None
     assert BOB in entry.recipients[0].last_reply
+
+
+def test_quarantined_message_goes_to_junk(local_store: Store) -> None:
+    """NewMessage.junk delivers the local copies to Junk, or to INBOX for a user without one."""
+    local_store.delete_mailbox(BOB, "Junk")
+    local_store.enqueue_batch(
+        [
+            replace(message("q1", local(ALICE), local(BOB)), junk=True),
+            message("q2", local(ALICE), offset=1),
+        ]
+    )
+    assert [m.uid for m in local_store.list_messages(ALICE, "Junk")] == [1]
+    assert [m.uid for m in local_store.list_messages(ALICE, "INBOX")] == [1]
+    assert [m.uid for m in local_store.list_messages(BOB, "INBOX")] == [1]
+    assert local_store.list_queue() == []

@@ -1,8 +1,10 @@
-"""Appending messages to local INBOXes inside the caller's transaction.
+"""Appending messages to local mailboxes (INBOX, or Junk for quarantined mail) inside the
+caller's transaction.
 
 UIDs come from the mailbox row, which is locked first (`FOR UPDATE` on PostgreSQL, the writer
 lock on SQLite) so two nodes delivering to one user never hand out the same UID. Locks are taken
-in sorted user order, so two batches touching the same users cannot deadlock each other.
+in sorted (user, mailbox) order, so two batches touching the same users cannot deadlock each
+other.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from roost.store._base import SqlBase, Tx, insert_values
-from roost.store.common import INBOX, Delivery
+from roost.store.common import Delivery
 from roost.store.types import BlobRef
 
 
@@ -35,18 +37,21 @@ class Copy:
 
 
 class DeliveryMixin(SqlBase):
-    def _lock_inboxes(self, tx: Tx, users: Iterable[str]) -> dict[str, _Inbox]:
-        """Users without an INBOX (removed meanwhile) are simply absent from the result."""
-        inboxes: dict[str, _Inbox] = {}
-        for user in sorted(set(users)):
+    def _lock_mailboxes(
+        self, tx: Tx, targets: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], _Inbox]:
+        """(user, mailbox) rows locked in sorted order; missing ones (a user removed
+        meanwhile, a Junk folder deleted) are absent from the result."""
+        boxes: dict[tuple[str, str], _Inbox] = {}
+        for user, name in sorted(set(targets)):
             row = tx.one(
                 "SELECT id, uidnext, highestmodseq FROM mailboxes"
                 " WHERE user_email = ? AND name = ?" + self.for_update,
-                (user, INBOX),
+                (user, name),
             )
             if row is not None:
-                inboxes[user] = _Inbox(int(row[0]), int(row[1]), int(row[2]))
-        return inboxes
+                boxes[(user, name)] = _Inbox(int(row[0]), int(row[1]), int(row[2]))
+        return boxes
 
     def _append(self, inbox: _Inbox, delivery: Delivery, copy: Copy) -> int:
         """Queue one message row for `inbox`; returns its UID."""
@@ -69,8 +74,8 @@ class DeliveryMixin(SqlBase):
         return uid
 
     @staticmethod
-    def _save_inboxes(tx: Tx, inboxes: dict[str, _Inbox]) -> None:
-        for inbox in inboxes.values():
+    def _save_inboxes(tx: Tx, inboxes: Iterable[_Inbox]) -> None:
+        for inbox in inboxes:
             if not inbox.rows:
                 continue
             insert_values(

@@ -8,7 +8,7 @@ A message whose recipients were all delivered locally leaves no queue rows behin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from roost.store._base import Row, Tx, insert_values
@@ -16,6 +16,8 @@ from roost.store._blobrows import blob_row, insert_blobs
 from roost.store._delivery import Copy, DeliveryMixin, _Inbox
 from roost.store._structures import insert_structures
 from roost.store.common import (
+    INBOX,
+    JUNK,
     Delivery,
     missing_user_reply,
     normalize_email,
@@ -42,8 +44,8 @@ _ENTRY_COLUMNS = _QUEUE_COLUMNS + ", warned"
 _RCPT_COLUMNS = "queue_id, idx, address, status, deliver_to, orcpt, notify, last_reply, updated_at"
 
 
-def _delivered_reply(user: str, uid: int) -> str:
-    return f"delivered to {user} INBOX uid {uid}"
+def _delivered_reply(user: str, mailbox: str, uid: int) -> str:
+    return f"delivered to {user} {mailbox} uid {uid}"
 
 
 class QueueMixin(DeliveryMixin):
@@ -58,24 +60,41 @@ class QueueMixin(DeliveryMixin):
         with self._write() as tx:
             insert_blobs(tx, bodies)  # before the rows that reference them
             insert_structures(tx, [(m.blob.digest, m.structure) for m in messages if m.structure])
-            inboxes = self._lock_inboxes(tx, (d.user for plan in plans for d in plan))
+            targets = [(d.user, INBOX) for plan in plans for d in plan]
+            targets += [(d.user, JUNK) for m, p in zip(messages, plans, strict=True) if m.junk
+                        for d in p]  # fmt: skip
+            boxes = self._lock_mailboxes(tx, targets)
             entries: list[tuple[NewMessage, _Replies]] = []
             for msg, plan in zip(messages, plans, strict=True):
-                replies = self._deliver(inboxes, plan, Copy(msg.blob, msg.received_at))
+                folder = JUNK if msg.junk else INBOX
+                copy = Copy(msg.blob, msg.received_at)
+                replies = self._deliver(boxes, plan, copy, folder)
                 if len(replies.delivered) < len(msg.recipients):
                     entries.append((msg, replies))
             self._insert_entries(tx, entries, now)
-            self._save_inboxes(tx, inboxes)
+            self._save_inboxes(tx, boxes.values())
 
-    def _deliver(self, inboxes: dict[str, _Inbox], plan: list[Delivery], copy: Copy) -> _Replies:
+    def _deliver(
+        self,
+        boxes: Mapping[tuple[str, str], _Inbox],
+        plan: list[Delivery],
+        copy: Copy,
+        folder: str = INBOX,
+    ) -> _Replies:
+        """Append one copy per planned user to `folder`, or to INBOX when the user has no such
+        mailbox (a quarantined message whose user deleted Junk still arrives)."""
         replies = _Replies()
         for delivery in plan:
-            inbox = inboxes.get(delivery.user)
-            if inbox is None:  # never lose mail: the recipient stays pending, the reason recorded
+            name = folder
+            box = boxes.get((delivery.user, folder))
+            if box is None:
+                name, box = INBOX, boxes.get((delivery.user, INBOX))
+            if box is None:  # never lose mail: the recipient stays pending, the reason recorded
                 replies.add(delivery.indexes, missing_user_reply(delivery.user), delivered=False)
                 continue
-            uid = self._append(inbox, delivery, copy)
-            replies.add(delivery.indexes, _delivered_reply(delivery.user, uid), delivered=True)
+            uid = self._append(box, delivery, copy)
+            reply = _delivered_reply(delivery.user, name, uid)
+            replies.add(delivery.indexes, reply, delivered=True)
         return replies
 
     def _insert_entries(
@@ -157,9 +176,9 @@ class QueueMixin(DeliveryMixin):
             )
         }
         plan = plan_deliveries(prefix, pending)
-        inboxes = self._lock_inboxes(tx, (d.user for d in plan))
-        replies = self._deliver(inboxes, plan, copy)
-        self._save_inboxes(tx, inboxes)
+        boxes = self._lock_mailboxes(tx, ((d.user, INBOX) for d in plan))
+        replies = self._deliver(boxes, plan, copy)
+        self._save_inboxes(tx, boxes.values())
         self._record_replies(tx, queue_id, replies, now)
         left = tx.one(
             "SELECT COUNT(*) FROM queue_recipients WHERE queue_id = ? AND status <> ?",

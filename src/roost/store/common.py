@@ -19,6 +19,7 @@ from roost.store.interface import StoreError
 from roost.store.types import NewMessage, NewRecipient
 
 INBOX = "INBOX"
+JUNK = "Junk"  # RFC 6154 \\Junk default mailbox: where quarantined mail is delivered
 
 # Fixed-width ISO-8601 in UTC: text comparison orders it correctly (the SQLite queue index
 # relies on that).

@@ -86,6 +86,7 @@ class NewMessage:
     ret: str | None = None  # RFC 3461 §4.3 RET=FULL|HDRS
     envid: str | None = None  # RFC 3461 §4.4 ENVID
     hold: bool = False  # put in the hold queue instead of incoming; no local delivery either
+    junk: bool = False  # quarantined (e.g. DMARC p=quarantine): local copies go to Junk
     # When set, the body is stored inline in the database (table blobs) in the same transaction
     # as the rows; the caller has not written it to the file store. Its digest is blob.digest.
     body: bytes | None = None
