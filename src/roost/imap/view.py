@@ -46,9 +46,11 @@ class MailboxView:
 
     def by_sequence(self, numbers: SequenceSet) -> list[tuple[int, int]]:
         """(seq, uid) for a message-number set; a number beyond the last message is an
-        error unless it came from `*` (RFC 9051 §6.4.5 "1:*" on what exists)."""
+        error, except "n:*" in an empty mailbox."""
         count = len(self.uids)
         for low, high in numbers.ranges:
+            if count == 0 and None in (low, high):
+                continue  # "1:*" in an empty mailbox: nothing, not an error (clients send it)
             for bound in (low, high):
                 if isinstance(bound, int) and bound > count:
                     raise BadSequence(f"message number {bound} does not exist")
