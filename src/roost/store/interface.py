@@ -8,6 +8,7 @@ directly. Both backends pass the same conformance suite (tests/store/).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
@@ -42,6 +43,28 @@ class NotFound(StoreError):
 
 class AlreadyExists(StoreError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class GreylistTimes:
+    """A greylisting policy's durations (postgrey's defaults: 300 s, 2 days, 35 days): the
+    first delay, how long after first sight a retry still passes, and how long a passed
+    triplet stays whitelisted after it was last seen."""
+
+    delay: timedelta = timedelta(seconds=300)
+    retry_window: timedelta = timedelta(days=2)
+    lifetime: timedelta = timedelta(days=35)
+
+
+@dataclass(frozen=True, slots=True)
+class GreylistOutcome:
+    """One attempt's verdict: pass, or try again in `retry_after` seconds. `state`: "new",
+    "early" (retried before the delay), "retried" (first pass), "whitelisted", "expired"
+    (retried after the window, or whitelisting lapsed: waits again as if new)."""
+
+    passed: bool
+    retry_after: int
+    state: str
 
 
 class BlobStore(Protocol):
@@ -274,6 +297,19 @@ class Store(Protocol):
     def set_quota(self, email: str, limit: int | None) -> None: ...  # octets; None = default
     def get_quota(self, email: str) -> QuotaUsage: ...  # NotFound
     def quota_table(self) -> dict[str, QuotaUsage]: ...  # every user, one query
+
+    # --- greylisting (RFC 6647; triplets shared by every node) --------------------------------
+    def greylist_check(
+        self, client_net: str, sender: str, recipient: str, now: datetime, times: GreylistTimes
+    ) -> GreylistOutcome:
+        """Record an attempt of the triplet and decide it, in one transaction on the locked row
+        (sender and recipient compared case-insensitively); concurrent nodes agree."""
+        ...
+
+    def greylist_purge(self, now: datetime, times: GreylistTimes) -> int:
+        """Delete triplets that can no longer pass (pending past the retry window, whitelisted
+        but unseen for the lifetime); returns how many."""
+        ...
 
 
 def iter_message_bytes(blobs: BlobStore, msg: StoredMessage) -> Iterator[bytes]:

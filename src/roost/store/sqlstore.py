@@ -11,6 +11,7 @@ from roost.store._attempts import AttemptsMixin
 from roost.store._base import SqlBase, Tx
 from roost.store._blobrows import BlobRowsMixin
 from roost.store._directory import DirectoryMixin
+from roost.store._greylist import GreylistMixin
 from roost.store._imapops import ImapOpsMixin
 from roost.store._imapreads import ImapReadsMixin
 from roost.store._leasing import LeasingMixin
@@ -33,6 +34,7 @@ class SqlStore(
     BlobRowsMixin,
     StructuresMixin,
     QuotaMixin,
+    GreylistMixin,
     SqlBase,
 ):
     """interface.Store over SQL; see roost.store.interface for the contract of each method."""
