@@ -10,11 +10,14 @@ Zones are a mapping of owner name -> {record type -> list of values}::
         "mx1.example.test": {"A": ["127.0.0.2"], "AAAA": ["::1"]},
     }
 
-Value shapes: A/AAAA/CNAME/PTR/NS: a string; MX: ``(preference, host)``; TXT: a str/bytes
-(one character-string, split into 255-byte chunks when longer) or a list/tuple of them
-(several character-strings in one record). Unknown names answer NXDOMAIN, known names without
+Value shapes: A/AAAA/CNAME/PTR/NS: a string; MX: ``(preference, host)``; TXT and SPF (type 99,
+same rdata as TXT): a str/bytes (one character-string, split into 255-byte chunks when longer)
+or a list/tuple of them (several character-strings in one record; an empty list is a record
+with no strings at all, malformed on the wire). Unknown names answer NXDOMAIN, known names without
 the type answer NOERROR with no records; both carry an SOA (minimum = ``negative_ttl``) so
 resolvers can cache them per RFC 2308 (``negative_ttl=None`` leaves the SOA out).
+``servfail(name)`` answers SERVFAIL for a name; ``drop(name)`` never answers (the client times
+out), optionally except for some record types.
 
 Use it from another test package by importing the fixture into that package's conftest::
 
@@ -72,7 +75,7 @@ def _rdata(rtype: str, value: Any) -> Any:
     if rtype == "MX":
         preference, host = value
         return MX(host or ".", preference)
-    if rtype == "TXT":
+    if rtype in ("TXT", "SPF"):
         return _txt(value)
     raise ValueError(f"test DNS server does not serve {rtype} records")
 
@@ -93,6 +96,7 @@ class DnsTestServer:
         self._lock = threading.Lock()
         self._zones: dict[str, dict[str, list[Any]]] = {}
         self._servfail: set[str] = set()
+        self._dropped: dict[str, frozenset[str]] = {}  # name -> record types still answered
         self._queries: Counter[tuple[str, str]] = Counter()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -130,6 +134,22 @@ class DnsTestServer:
         """Make every query for ``name`` answer SERVFAIL (or stop doing so)."""
         with self._lock:
             (self._servfail.add if enabled else self._servfail.discard)(_norm(name))
+
+    def drop(self, name: str, enabled: bool = True, *, keep: Sequence[str] = ()) -> None:
+        """Never answer queries for ``name`` (a timeout), except those for the types in ``keep``."""
+        with self._lock:
+            if enabled:
+                self._dropped[_norm(name)] = frozenset(t.upper() for t in keep)
+            else:
+                self._dropped.pop(_norm(name), None)
+
+    def reset(self) -> None:
+        """Forget all zones, SERVFAIL/drop settings and query counts (reuse between tests)."""
+        with self._lock:
+            self._zones = {}
+            self._servfail.clear()
+            self._dropped.clear()
+            self._queries.clear()
 
     def queries(self, name: str | None = None, rtype: str | None = None) -> int:
         """How many queries arrived, optionally only for one name and/or type."""
@@ -242,19 +262,27 @@ class DnsTestServer:
         except Exception:  # garbage on the wire: a real server drops it too
             return None
         reply = self.answer(request)
+        if reply is None:
+            return None
         packed = bytes(reply.pack())
         if udp and len(packed) > _udp_limit(request):
             packed = bytes(_truncated(reply).pack())
         return packed
 
-    def answer(self, request: DNSRecord) -> DNSRecord:
-        """Build the response for one request (public so tests can inspect it directly)."""
+    def answer(self, request: DNSRecord) -> DNSRecord | None:
+        """Build the response for one request (public so tests can inspect it directly).
+
+        ``None`` means no answer at all (the name was given to :meth:`drop`).
+        """
         reply = request.reply()
         reply.header.aa = 1
         reply.header.ad = 1 if self.authentic else 0
-        qname, qtype = _norm(str(request.q.qname)), QTYPE[request.q.qtype]
+        qname, qtype = _qname(request), QTYPE[request.q.qtype]
         with self._lock:
             self._queries[(qname, qtype)] += 1
+            keep = self._dropped.get(qname)
+            if keep is not None and qtype not in keep:
+                return None
             if qname in self._servfail:
                 reply.header.rcode = RCODE.SERVFAIL
                 reply.header.ad = 0
@@ -290,6 +318,12 @@ class DnsTestServer:
         times = (1, 3600, 600, 86400, self.negative_ttl)
         soa = SOA(f"ns.{apex}", f"hostmaster.{apex}", times)
         reply.add_auth(RR(apex, QTYPE.SOA, rdata=soa, ttl=self.negative_ttl))
+
+
+def _qname(request: DNSRecord) -> str:
+    """The question name from its raw labels (``str()`` would escape spaces as ``\\032``)."""
+    labels = request.q.qname.label
+    return _norm(".".join(bytes(label).decode("utf-8", "replace") for label in labels))
 
 
 def _udp_limit(request: DNSRecord) -> int:
