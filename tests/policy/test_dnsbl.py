@@ -141,9 +141,11 @@ def test_answers_outside_loopback_are_ignored_and_reported(dns_server: DnsTestSe
     assert "198.51.100.7" in errors[0].error
 
 
-def test_refusal_codes_are_errors_not_listings(dns_server: DnsTestServer) -> None:
-    """127.255.255.x ("query refused") must not block all mail when any code counts."""
-    dns_server.zones = {"1.2.0.192.bl.test": {"A": ["127.255.255.254"]}}
+@pytest.mark.parametrize("code", ["127.255.255.254", "127.0.0.1"])
+def test_refusal_codes_are_errors_not_listings(dns_server: DnsTestServer, code: str) -> None:
+    """127.255.255.x ("query refused") must not block all mail when any code counts, nor may
+    127.0.0.1, which RFC 5782 §5 says no list contains."""
+    dns_server.zones = {"1.2.0.192.bl.test": {"A": [code]}}
     listings, errors = run(check_ip(resolver(dns_server), "192.0.2.1", [DnsblZone("bl.test")]))
     assert listings == []
     assert len(errors) == 1

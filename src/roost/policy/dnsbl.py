@@ -24,6 +24,9 @@ _LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 # Not an RFC rule: Spamhaus and others answer 127.255.255.x to say "your query was refused"
 # (open resolver, over quota). Taken as a listing, it would refuse all mail; it is an error.
 _REFUSAL = ipaddress.ip_network("127.255.255.0/24")
+# RFC 5782 §5: a list must never contain 127.0.0.1 (its test entry is 127.0.0.2), so that
+# answer means a broken list or resolver, not a listing.
+_NEVER_LISTED = ipaddress.ip_address("127.0.0.1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +34,8 @@ class DnsblZone:
     """One list: `zone` as published (e.g. "zen.spamhaus.org").
 
     `listed_codes`: the A values that count as listed (e.g. {"127.0.0.2", "127.0.0.4"});
-    None means any value in 127.0.0.0/8 except the refusal codes. `kind`: "ip" for a DNSBL
-    queried with the client address, "domain" for an RHSBL queried with a domain name.
+    None means any value in 127.0.0.0/8 except 127.0.0.1 and the refusal codes. `kind`: "ip"
+    for a DNSBL queried with the client address, "domain" for an RHSBL queried with a domain.
     """
 
     zone: str
@@ -138,7 +141,9 @@ def _listing_codes(zone: DnsblZone, values: list[str]) -> tuple[list[str], list[
     odd: list[str] = []
     for value in sorted(set(values), key=ipaddress.ip_address):
         address = ipaddress.ip_address(value)
-        if address not in _LOOPBACK or (zone.listed_codes is None and address in _REFUSAL):
+        if address not in _LOOPBACK or (
+            zone.listed_codes is None and (address in _REFUSAL or address == _NEVER_LISTED)
+        ):
             odd.append(value)
         elif zone.listed_codes is None or value in zone.listed_codes:
             codes.append(value)
