@@ -226,8 +226,13 @@ async def evaluate_dmarc(
 _RESULT_RANK = {"pass": 0, "none": 1, "permerror": 2, "temperror": 3, "fail": 4}
 
 
-def _severity(r: DmarcResult) -> tuple[int, int]:
-    return (_RESULT_RANK.get(r.result, 2), _STRENGTH.get(r.disposition, 0))
+def _severity(r: DmarcResult) -> tuple[int, int, int]:
+    """Failing beats the rest; then the harsher disposition, then the harsher policy."""
+    return (
+        _RESULT_RANK.get(r.result, 2),
+        _STRENGTH.get(r.disposition, 0),
+        _STRENGTH.get(r.policy, 0),
+    )
 
 
 async def _evaluate_one(
