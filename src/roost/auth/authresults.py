@@ -149,9 +149,9 @@ def _fold(results: list[list[str]]) -> bytes:
             line = ""
         for n, word in enumerate(words):
             text = word + (";" if n == len(words) - 1 and index < len(results) - 1 else "")
-            if line and len(line) + 1 + len(text) > MAX_LINE:
+            if line.strip() and len(line) + 1 + len(text) > MAX_LINE:
                 lines.append(line)
-                line = ""
+                line = "  "  # a wrapped result is indented further than the next result
             line += " " + text
     lines.append(line)
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
