@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from roost.store._base import SqlBase
+from roost.store._base import SqlBase, Tx
 from roost.store.common import to_utc
-from roost.store.interface import GreylistOutcome, GreylistTimes
+from roost.store.interface import GreylistOutcome, GreylistTimes, StoreError
 
 _COLUMNS = "first_seen, last_seen, passed_at, attempts"
 _KEY = "client_net = ? AND sender = ? AND recipient = ?"
@@ -41,6 +41,19 @@ def decide(
     return GreylistOutcome(False, _seconds(times.delay), "expired"), now, None
 
 
+def _insert(tx: Tx, key: tuple[str, str, str], stamp: object) -> bool:
+    """Create the triplet unless it exists (a concurrent insert is waited for); True if new."""
+    return (
+        tx.execute(
+            f"INSERT INTO greylist (client_net, sender, recipient, {_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, NULL, 1)"
+            " ON CONFLICT (client_net, sender, recipient) DO NOTHING",
+            (*key, stamp, stamp),
+        )
+        == 1
+    )
+
+
 class GreylistMixin(SqlBase):
     def greylist_check(
         self, client_net: str, sender: str, recipient: str, now: datetime, times: GreylistTimes
@@ -49,22 +62,15 @@ class GreylistMixin(SqlBase):
         now = to_utc(now)
         stamp = self._ts_in(now)
         with self._write() as tx:
-            created = tx.execute(
-                f"INSERT INTO greylist (client_net, sender, recipient, {_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, NULL, 1)"
-                " ON CONFLICT (client_net, sender, recipient) DO NOTHING",
-                (*key, stamp, stamp),
-            )
-            if created == 1:
-                return GreylistOutcome(False, _seconds(times.delay), "new")
-            row = tx.one(f"SELECT {_COLUMNS} FROM greylist WHERE {_KEY}{self.for_update}", key)
-            if row is None:  # deleted by a purge between the two statements: start afresh
-                tx.execute(
-                    f"INSERT INTO greylist (client_net, sender, recipient, {_COLUMNS})"
-                    " VALUES (?, ?, ?, ?, ?, NULL, 1)",
-                    (*key, stamp, stamp),
-                )
-                return GreylistOutcome(False, _seconds(times.delay), "new")
+            row = None
+            for _ in range(2):  # a purge on another node may delete the row in between
+                if _insert(tx, key, stamp):
+                    return GreylistOutcome(False, _seconds(times.delay), "new")
+                row = tx.one(f"SELECT {_COLUMNS} FROM greylist WHERE {_KEY}{self.for_update}", key)
+                if row is not None:
+                    break
+            if row is None:
+                raise StoreError(f"greylist triplet {key} vanished twice while being checked")
             passed_at = None if row[2] is None else self._ts_out(row[2])
             outcome, first_seen, passed_at = decide(
                 self._ts_out(row[0]), self._ts_out(row[1]), passed_at, now, times
