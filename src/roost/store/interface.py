@@ -19,6 +19,7 @@ from roost.store.types import (
     BlobRef,
     CachedPolicy,
     Directory,
+    DmarcEvaluation,
     MailboxInfo,
     MailboxStatus,
     MessageStructure,
@@ -310,6 +311,19 @@ class Store(Protocol):
         """Delete triplets that can no longer pass (pending past the retry window, whitelisted
         but unseen for the lifetime); returns how many."""
         ...
+
+    # --- DMARC aggregate reports (RFC 7489 §7.2) ----------------------------------------------
+    def record_dmarc(self, rows: Sequence[DmarcEvaluation]) -> None:
+        """Count evaluations in one transaction: identical rows (same day, policy domain and
+        every field) become one stored row whose count grows."""
+        ...
+
+    def dmarc_rows(self, policy_domain: str, day: str) -> list[tuple[DmarcEvaluation, int]]:
+        """The day's distinct evaluations for a policy domain with their counts, in a stable
+        order (source IP, header from, then the rest)."""
+        ...
+
+    def dmarc_report_domains(self, day: str) -> list[str]: ...  # policy domains with rows
 
 
 def iter_message_bytes(blobs: BlobStore, msg: StoredMessage) -> Iterator[bytes]:

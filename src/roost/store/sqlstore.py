@@ -11,6 +11,7 @@ from roost.store._attempts import AttemptsMixin
 from roost.store._base import SqlBase, Tx
 from roost.store._blobrows import BlobRowsMixin
 from roost.store._directory import DirectoryMixin
+from roost.store._dmarc import DmarcMixin
 from roost.store._greylist import GreylistMixin
 from roost.store._imapops import ImapOpsMixin
 from roost.store._imapreads import ImapReadsMixin
@@ -35,6 +36,7 @@ class SqlStore(
     StructuresMixin,
     QuotaMixin,
     GreylistMixin,
+    DmarcMixin,
     SqlBase,
 ):
     """interface.Store over SQL; see roost.store.interface for the contract of each method."""

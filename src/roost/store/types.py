@@ -291,3 +291,29 @@ class CachedPolicy:
     text: str
     fetched_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DmarcEvaluation:
+    """One DMARC evaluation, the unit of an RFC 7489 §7.2 aggregate report row.
+
+    The store counts identical evaluations per UTC day; `count` is kept beside, not here.
+    """
+
+    day: str  # UTC date "YYYY-MM-DD"
+    header_from: str
+    source_ip: str
+    envelope_from: str  # the RFC5321.MailFrom domain ("" for the null reverse-path)
+    envelope_to: str  # the RFC5321.RcptTo domain
+    policy_domain: str  # where the record was found (Author or Organizational Domain)
+    p: str
+    sp: str
+    pct: int
+    adkim: str
+    aspf: str
+    disposition: str  # none quarantine reject: what was applied
+    dmarc_dkim: str  # pass fail: the aligned DKIM verdict
+    dmarc_spf: str  # pass fail: the aligned SPF verdict
+    dkim: tuple[tuple[str, str, str], ...]  # (domain, selector, result) per signature
+    spf: tuple[tuple[str, str, str], ...]  # (domain, scope "mfrom" | "helo", result)
+    reason: str = ""  # a local policy override, e.g. "trusted_forwarder", else ""
