@@ -9,6 +9,7 @@ from roost.cli.alias import alias
 from roost.cli.config_cmd import config
 from roost.cli.context import CliState, RoostGroup, pass_state
 from roost.cli.dkim import dkim
+from roost.cli.dmarc import dmarc
 from roost.cli.domain import domain
 from roost.cli.init_cmd import init
 from roost.cli.mailbox import mailbox
@@ -45,6 +46,7 @@ def serve(state: CliState) -> None:
 for _command in (init, config, domain, user, alias, queue, mailbox, dkim, suppression):
     cli.add_command(_command)
 cli.add_command(tlsrpt)
+cli.add_command(dmarc)
 
 
 def main() -> None:
