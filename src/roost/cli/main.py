@@ -8,6 +8,7 @@ from roost import __version__
 from roost.cli.alias import alias
 from roost.cli.config_cmd import config
 from roost.cli.context import CliState, RoostGroup, pass_state
+from roost.cli.diagnose import diagnose
 from roost.cli.dkim import dkim
 from roost.cli.dmarc import dmarc
 from roost.cli.domain import domain
@@ -47,6 +48,7 @@ for _command in (init, config, domain, user, alias, queue, mailbox, dkim, suppre
     cli.add_command(_command)
 cli.add_command(tlsrpt)
 cli.add_command(dmarc)
+cli.add_command(diagnose)
 
 
 def main() -> None:
