@@ -8,14 +8,17 @@ import email.policy
 import gzip
 import xml.etree.ElementTree as ET
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
-from roost.auth.dmarc import DmarcRecord
+from roost.auth.dkim_verify import DkimResult
+from roost.auth.dmarc import DmarcRecord, DmarcResult
 from roost.auth.dmarc_report import (
     ReportAddress,
     build_report,
     day_range,
+    evaluation_for,
     mailto_destinations,
     record_from_rows,
     report_email,
@@ -206,3 +209,26 @@ def test_send_daily_reports(dns_server: DnsTestServer, roost_config: RoostConfig
     root = ET.fromstring(document)
     assert root.findtext("record/row/count") == "2"
     assert root.findtext("policy_published/fo") == "1"
+
+
+def test_evaluation_for_a_verdict() -> None:
+    record = DmarcRecord(p="reject", sp="none", pct=50, adkim="s", domain="example.test")
+    verdict = DmarcResult("fail", "none", "news.example.test", "example.test", record, False,
+                          False, "", "none", "no aligned SPF or DKIM pass")  # fmt: skip
+    dkim = [DkimResult("fail", "example.test", "s1", "rsa-sha256", "AAAAAAAA", "body hash"),
+            DkimResult("permerror", "", "", "", "")]  # fmt: skip
+    row = evaluation_for(
+        verdict, source_ip="192.0.2.1", mail_from="Bounce@Example.TEST", rcpt_domain="Roost.test",
+        spf=[("example.test", "mfrom", "softfail")], dkim=dkim, disposition="quarantine",
+        reason="local_policy", when=datetime(2024, 5, 1, 23, 59, tzinfo=UTC),
+    )  # fmt: skip
+    assert row == DmarcEvaluation(
+        day=DAY, header_from="news.example.test", source_ip="192.0.2.1",
+        envelope_from="example.test", envelope_to="roost.test", policy_domain="example.test",
+        p="reject", sp="none", pct=50, adkim="s", aspf="r", disposition="quarantine",
+        dmarc_dkim="fail", dmarc_spf="fail", dkim=(("example.test", "s1", "fail"),),
+        spf=(("example.test", "mfrom", "softfail"),), reason="local_policy",
+    )  # fmt: skip
+    none = DmarcResult("none", "none", "x.test", "x.test", None, False, False, "", "none")
+    assert evaluation_for(none, source_ip="192.0.2.1", mail_from="", rcpt_domain="r.test",
+                          spf=[], dkim=[]) is None  # fmt: skip

@@ -25,7 +25,8 @@ from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from urllib.parse import unquote
 
-from roost.auth.dmarc import DmarcRecord, discover_policy
+from roost.auth.dkim_verify import DkimResult
+from roost.auth.dmarc import DmarcRecord, DmarcResult, discover_policy
 from roost.auth.dmarc_ingest import parse_xml
 from roost.auth.orgdomain import organizational_domain
 from roost.dns import DnsError, Resolver
@@ -143,6 +144,50 @@ def _record(root: ET.Element, ev: DmarcEvaluation, count: int) -> None:
         _sub(spf, "domain", domain)
         _sub(spf, "scope", scope)
         _sub(spf, "result", result)
+
+
+def evaluation_for(
+    result: DmarcResult,
+    *,
+    source_ip: str,
+    mail_from: str,
+    rcpt_domain: str,
+    spf: Sequence[tuple[str, str, str]],
+    dkim: Sequence[DkimResult],
+    disposition: str | None = None,
+    reason: str = "",
+    when: datetime | None = None,
+) -> DmarcEvaluation | None:
+    """The row to record for one message's DMARC verdict, or None when nothing is reportable
+    (no policy record: no rua to report to; §7.2 reports go to the policy's domain).
+
+    ``spf`` is (domain, "mfrom" | "helo", result) per identity checked; ``disposition`` is what
+    Roost actually did when local policy overrode the verdict (then give ``reason``, an
+    Appendix C PolicyOverrideType word such as "trusted_forwarder"), else the verdict's own.
+    """
+    record = result.record
+    if record is None or not result.from_domain:
+        return None
+    day = (when or datetime.now(UTC)).astimezone(UTC).date().isoformat()
+    return DmarcEvaluation(
+        day=day,
+        header_from=result.from_domain,
+        source_ip=source_ip,
+        envelope_from=mail_from.rpartition("@")[2].lower(),
+        envelope_to=rcpt_domain.lower(),
+        policy_domain=record.domain,
+        p=record.p,
+        sp=record.sp,
+        pct=record.pct,
+        adkim=record.adkim,
+        aspf=record.aspf,
+        disposition=disposition if disposition is not None else result.disposition,
+        dmarc_dkim="pass" if result.dkim_aligned else "fail",
+        dmarc_spf="pass" if result.spf_aligned else "fail",
+        dkim=tuple((d.domain, d.selector, d.result) for d in dkim if d.domain),
+        spf=tuple(spf),
+        reason=reason,
+    )
 
 
 # The element order of Appendix C, child names per parent (optional ones included).
