@@ -74,6 +74,7 @@ class ImapProtocol(asyncio.Protocol):
         self._stopping = False
         self._writable: asyncio.Event | None = None
         self._woken = False
+        self._out = bytearray()  # responses collected until the next flush (one TLS record each)
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     # --- asyncio callbacks -------------------------------------------------------------------
@@ -107,7 +108,9 @@ class ImapProtocol(asyncio.Protocol):
         if self._admitted and not self._finished:
             self._reader.receive_data(b"")
             self._kick()
-        return True
+        # Keep the socket half-open to finish the answer in progress; asyncio ignores (and warns
+        # about) True on TLS transports, where the close is ours anyway.
+        return self._transport is None or self._transport.get_extra_info("sslcontext") is None
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._writable is not None:
@@ -124,10 +127,19 @@ class ImapProtocol(asyncio.Protocol):
 
     # --- SessionIO -------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
-        if data and self._transport is not None and not self._transport.is_closing():
-            self._transport.write(data)
+        """Collected and sent by `flush`: a response is many small lines, and one transport
+        write per line would be one TLS record (and one syscall) per line."""
+        self._out += data
+        if len(self._out) >= HIGH_WATER:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._out and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(bytes(self._out))
+        self._out.clear()
 
     async def drain(self) -> None:
+        self.flush()
         writable = self._writable
         if writable is not None:
             await writable.wait()
@@ -137,6 +149,7 @@ class ImapProtocol(asyncio.Protocol):
     async def start_tls(self) -> None:
         """RFC 9051 §6.2.1 / RFC 3207-style: upgrade in place; anything the client sent after
         STARTTLS in plaintext is discarded (command injection, RFC 9051 §11.1)."""
+        self.flush()  # the tagged OK goes out in plaintext, before the handshake
         transport, tls = self._transport, self._handler.tls
         assert transport is not None
         assert tls is not None
@@ -175,6 +188,7 @@ class ImapProtocol(asyncio.Protocol):
             self.abort()
         finally:
             self._task = None
+            self.flush()
         if self._finished or self._transport is None:
             return
         if self._stopping or self._session.close_requested:
@@ -190,12 +204,14 @@ class ImapProtocol(asyncio.Protocol):
                 await session.idle_update()
             result = self._reader.next_command()
             if result is ev.NEED_DATA:
+                self.flush()
                 return
             if isinstance(result, ev.Closed):
                 session.close_requested = True
                 return
             if isinstance(result, ev.NeedContinuation):
                 self.write(r.continuation("Ready for literal data"))
+                self.flush()  # the client waits for it before sending the literal
             elif isinstance(result, ev.ParseError):
                 session.bad(result.tag, result.text)
             elif isinstance(result, ev.Done):
@@ -212,6 +228,7 @@ class ImapProtocol(asyncio.Protocol):
 
     # --- teardown -------------------------------------------------------------------------
     def _close(self) -> None:
+        self.flush()
         if self._transport is not None and not self._transport.is_closing():
             self._transport.close()
 

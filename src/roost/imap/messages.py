@@ -142,11 +142,14 @@ class MessageCommands(SessionCore):
             else:
                 for seq in view.remove(gone):
                     self.io.write(r.expunge(seq))
+        known = view.max_uid()  # messages above it are new: EXISTS announces them, no FETCH
         if view.append_new(uids):
             self.io.write(r.exists(view.count))
         if info.highestmodseq > view.modseq:
             rows = await runner.run(store.messages_since, self.user, view.name, view.modseq)
             for row in rows:
+                if row.uid > known:
+                    continue
                 pos = view.seq_of(row.uid)
                 if pos is None or view.reported.get(row.uid) == row.modseq:
                     continue
