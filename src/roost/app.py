@@ -17,6 +17,7 @@ from roost.accounts.quota import QuotaPolicy
 from roost.config import ConfigError, RoostConfig, resolve_path
 from roost.config.model import ListenerConfig
 from roost.delivery.engine import build_manager
+from roost.dns import Resolver
 from roost.imap.aio import ImapHandler
 from roost.imap.core import ImapContext
 from roost.imap.hub import MailboxHub
@@ -37,6 +38,7 @@ from roost.smtp.inbound import (
     ListenerPolicy,
     ServerContext,
 )
+from roost.smtp.screening import Screening
 from roost.smtp.server import ServerOptions
 from roost.store import open_blobs, open_store
 from roost.store.aio import AsyncStore
@@ -49,6 +51,7 @@ DIRECTORY_POLL_SECONDS = 1.0
 QUOTA_REFRESH_SECONDS = 2.0  # RCPT quota checks lag real usage by at most this (plus a batch)
 MAILBOX_POLL_SECONDS = 1.0  # IDLE hears of changes made by other processes within this
 SHUTDOWN_GRACE_SECONDS = 10.0
+GREYLIST_PURGE_SECONDS = 3600.0
 
 
 def build_tls_context(config: RoostConfig) -> ssl.SSLContext | None:
@@ -148,6 +151,12 @@ class RoostServer:
             self._tasks += [asyncio.create_task(work) for work in background]
             self._intake.committed.append(self._manager.wake)
             self._tasks.append(asyncio.create_task(self._manager.run()))
+        # One resolver (and cache) for the checks on the MX listener.
+        self.resolver = Resolver.from_config(cfg.dns)
+        self.screening = Screening(cfg, self.resolver, self._runner)
+        if self.screening.greylister is not None:
+            purge = self.screening.purge_greylist(GREYLIST_PURGE_SECONDS)
+            self._tasks.append(asyncio.create_task(purge))
         tls = build_tls_context(cfg)
         context = self._context(tls is not None)
         limiter = ConnectionLimiter(cfg.limits.max_connections, cfg.limits.max_connections_per_ip)
@@ -306,6 +315,7 @@ class RoostServer:
             bounce_domain=cfg.delivery.verp_domain.lower(),
             bounce_sink=DsnFeedback(self._store, self._runner),
             over_quota=self.quota.over_quota,
+            screening=self.screening,
         )
 
     async def _listen(

@@ -12,6 +12,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from roost.config.inbound import (
+    ChecksConfig,
+    DnsblConfig,
+    GreylistConfig,
+    ListsConfig,
+    RateLimitConfig,
+    ScannerConfig,
+)
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -281,3 +290,10 @@ class RoostConfig(_Section):
     log: LogConfig = LogConfig()
     dkim: DkimConfig = DkimConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    checks: ChecksConfig = ChecksConfig()
+    dnsbl: DnsblConfig = DnsblConfig()
+    lists: ListsConfig = ListsConfig()
+    ratelimit: RateLimitConfig = RateLimitConfig()
+    greylist: GreylistConfig = GreylistConfig()
+    rspamd: ScannerConfig = ScannerConfig()
+    clamd: ScannerConfig = ScannerConfig()

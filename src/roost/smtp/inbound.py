@@ -26,7 +26,13 @@ from roost.queue.intake import Intake
 from roost.queue.spool import Spool, SpooledMessage
 from roost.smtp import events as ev
 from roost.smtp import sasl
-from roost.smtp.extensions import ParamError, ehlo_lines, parse_mail_params, parse_rcpt_params
+from roost.smtp.extensions import (
+    MailParams,
+    ParamError,
+    ehlo_lines,
+    parse_mail_params,
+    parse_rcpt_params,
+)
 from roost.smtp.headers import HeaderWatcher
 from roost.smtp.received import TlsInfo, TraceInfo, received_header
 from roost.smtp.recipients import is_local_domain, may_send_as, resolve
@@ -68,6 +74,7 @@ from roost.smtp.reply import (
     C554_TRANSACTION_FAILED,
     Reply,
 )
+from roost.smtp.screening import ClientScreen, MessageInfo, Screening
 from roost.smtp.server import ServerConnection
 from roost.store.types import BlobRef, Directory, NewMessage, NewRecipient
 
@@ -123,6 +130,8 @@ class ServerContext:
     # (local user, incoming octets) -> over quota? An in-memory lookup (accounts.quota); None:
     # no quota check.
     over_quota: Callable[[str, int], bool] | None = None
+    # Sender authentication and local policy (smtp/screening.py); None: nothing is judged.
+    screening: Screening | None = None
 
 
 @dataclass(slots=True)
@@ -167,9 +176,15 @@ class InboundSession:
         self.errors = 0
         self.start_tls_requested = False
         self.messages = 0
+        self._screen: ClientScreen | None = None
+        if server.screening is not None:
+            judged = client.listener is MX and not self._trusted_client()
+            self._screen = server.screening.open(client.ip, judged=judged)
 
     # --- connection level ------------------------------------------------------------------
     def greeting(self) -> Reply:
+        if self._screen is not None and self._screen.refusal is not None:
+            return self._screen.refusal  # connection rate: 421, every later command too
         return C220_GREETING.with_text(f"{self._server.hostname} ESMTP Roost")
 
     def penalty(self) -> float:
@@ -179,6 +194,8 @@ class InboundSession:
 
     def close(self) -> None:
         self._drop_transaction()
+        if self._screen is not None:
+            self._screen.close()
 
     def _fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {"session": self.session_id}
@@ -214,6 +231,8 @@ class InboundSession:
                 return self._on_message_end(event)
             case ev.CommandError(reply):
                 return self._error(reply)
+        if self._screen is not None and self._screen.refusal is not None:
+            return self._screen.refusal  # refused at the greeting; RFC 5321 §3.8: 421 closes
         handler = self._HANDLERS.get(type(event))
         assert handler is not None, f"no handler for {event!r}"
         return cast(Answer | None, handler(self, event))
@@ -310,7 +329,7 @@ class InboundSession:
         return C235_AUTH_OK
 
     # --- transaction ------------------------------------------------------------------------
-    def _on_mail(self, event: ev.MailFrom) -> Reply:
+    def _on_mail(self, event: ev.MailFrom) -> Answer:
         if self._client.listener.auth_required and self._user is None:
             return self._error(C530_AUTH_REQUIRED)  # RFC 6409 §4.3
         try:
@@ -322,6 +341,22 @@ class InboundSession:
         sender = event.reverse_path
         if self._user and sender and not may_send_as(self._server.directory(), self._user, sender):
             return self._error(C553_SENDER_NOT_OWNED)
+        screened = self._screen.mail(sender, self._helo) if self._screen is not None else None
+        if isinstance(screened, Reply):
+            return self._error(screened)
+        if screened is not None:
+            return self._mail_screened(screened, sender, params)
+        return self._open_transaction(sender, params)
+
+    async def _mail_screened(
+        self, screened: Awaitable[Reply | None], sender: str, params: MailParams
+    ) -> Reply:
+        refusal = await screened
+        if refusal is not None:
+            return self._error(refusal)
+        return self._open_transaction(sender, params)
+
+    def _open_transaction(self, sender: str, params: MailParams) -> Reply:
         self._tx = _Transaction(
             new_queue_id(), sender, params.body or "7BIT", params.smtputf8, params.ret, params.envid
         )
@@ -337,7 +372,7 @@ class InboundSession:
         )
         return C250_SENDER_OK
 
-    def _on_rcpt(self, event: ev.RcptTo) -> Reply:
+    def _on_rcpt(self, event: ev.RcptTo) -> Answer:
         tx = self._tx
         assert tx is not None, "the state table allows RCPT only inside a transaction"
         if tx.rcpt_commands >= self._limits.max_recipients:
@@ -351,7 +386,19 @@ class InboundSession:
         if self._is_bounce_address(address):
             tx.bounce_addresses.append(address)
             return C250_RCPT_OK
+        mark = len(tx.recipients), len(tx.rcpt_addresses)
         reply = self._route(tx, address, params.notify, params.orcpt)
+        if reply.is_positive and self._screen is not None and self._screen.greylists(tx.sender):
+            return self._greylist(tx, address, mark)
+        log_event(log, "to", **self._fields(), rcpt=f"<{address}>", status=reply.code)
+        return reply
+
+    async def _greylist(self, tx: _Transaction, address: str, mark: tuple[int, int]) -> Reply:
+        """RFC 6647: after the recipient is known to exist, defer an unknown triplet."""
+        assert self._screen is not None
+        reply = await self._screen.greylist(tx.sender, address) or C250_RCPT_OK
+        if not reply.is_positive:
+            del tx.recipients[mark[0] :], tx.rcpt_addresses[mark[1] :]
         log_event(log, "to", **self._fields(), rcpt=f"<{address}>", status=reply.code)
         return reply
 
@@ -473,14 +520,25 @@ class InboundSession:
         assert tx.spool is not None
         content = tx.spool.finish()
         tx.spool = None
+        junk, screen_headers = False, b""
+        if self._screen is not None:
+            refusal = self._screen.message_rate(tx.sender, self._user)
+            info = MessageInfo(tx.queue_id, tx.sender, tx.rcpt_addresses, self._helo, self._user)
+            verdict = await self._screen.judge(info, content) if refusal is None else None
+            refusal = refusal or (verdict.reply if verdict else None)
+            if refusal is not None or verdict is None:
+                content.discard()
+                self._tx = None
+                return refusal or C451_LOCAL_ERROR
+            content, junk, screen_headers = verdict.content, verdict.junk, verdict.headers
         if tx.bounce_addresses:
             refused = await self._take_bounce(tx, content)
             if refused is not None or not tx.recipients:
                 content.discard()
                 self._tx = None
                 return refused or C250_QUEUED.with_text(f"Ok: report {tx.queue_id} processed")
-        prefix = self._prefix(tx)
-        build = self._builder(tx, prefix)
+        prefix = screen_headers + self._prefix(tx)
+        build = self._builder(tx, prefix, junk)
         try:
             await self._server.intake.submit(content, build)
         except Exception as exc:
@@ -516,7 +574,9 @@ class InboundSession:
         log_event(log, "bounce processed", **self._fields(), rcpt=",".join(tx.bounce_addresses))
         return None
 
-    def _builder(self, tx: _Transaction, prefix: bytes) -> Callable[[BlobRef], NewMessage]:
+    def _builder(
+        self, tx: _Transaction, prefix: bytes, junk: bool = False
+    ) -> Callable[[BlobRef], NewMessage]:
         received_at = datetime.now(UTC)
 
         def build(blob: BlobRef) -> NewMessage:
@@ -534,6 +594,7 @@ class InboundSession:
                 smtputf8=tx.smtputf8,
                 ret=tx.ret,
                 envid=tx.envid,
+                junk=junk,
             )
 
         return build

@@ -122,3 +122,13 @@ C550_NUL_IN_DATA = Reply(550, "5.6.0", "Message contains a NUL octet")  # RFC 53
 C550_BARE_LINE_ENDING = Reply(
     550, "5.6.0", "Message contains a bare CR or LF; lines must end with CRLF"
 )
+
+# --- sender authentication and local policy on the MX listener (smtp/screening.py) -----------
+# RFC 3463 §3.8 X.7.1 "delivery not authorized, message refused" for every policy refusal; the
+# texts are completed with the client, sender, zone or domain by `.with_text`.
+C554_CLIENT_BLOCKED = Reply(554, "5.7.1", "Service unavailable; client blocked by local policy")
+C554_SENDER_BLOCKED = Reply(554, "5.7.1", "Sender blocked by local policy")
+C554_DNSBL_LISTED = Reply(554, "5.7.1", "Service unavailable; client listed in a DNS blocklist")
+# RFC 7489 §6.6.3 / §10.3: a p=reject failure is refused in the SMTP transaction, 550 5.7.1.
+C550_DMARC_REJECT = Reply(550, "5.7.1", "Rejected by DMARC policy")
+C550_SPF_FAIL = Reply(550, "5.7.1", "Rejected: SPF check failed")  # RFC 7208 §8.4
