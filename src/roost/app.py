@@ -380,6 +380,7 @@ class RoostServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._manager is not None:
             await self._manager.stop(SHUTDOWN_GRACE_SECONDS)
+        await self.screening.close()
         await self._intake.stop()
         await self.quota.close()
         self._runner.close()  # closes the store after the calls already submitted

@@ -5,7 +5,9 @@ Authentication-Results header Roost adds, and the removal of forged ones."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dkim
@@ -16,6 +18,7 @@ from roost.auth.arc import seal
 from roost.auth.authresults import SpfReport, authentication_results
 from roost.auth.dkim import DkimSigner
 from roost.config import RoostConfig
+from roost.store.types import DmarcEvaluation
 from tests.dnsserver import DnsTestServer
 from tests.integration.harness import RunningServer, running_server
 from tests.integration.inbound_env import (
@@ -239,3 +242,40 @@ def test_checks_disabled_add_nothing(roost_config: RoostConfig, dns: DnsTestServ
         assert send(server, "someone@reject.test", message("someone@reject.test")).accepted
         (data,) = stored(server)["INBOX"]
         assert b"Authentication-Results" not in data
+
+
+def _dmarc_rows(server: RunningServer, domain: str) -> list[tuple[DmarcEvaluation, int]]:
+    """The day's report rows for `domain`, once the batched write has happened."""
+    day = datetime.now(UTC).date().isoformat()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        rows = server.store.dmarc_rows(domain, day)
+        if rows:
+            return rows
+        time.sleep(0.1)
+    raise AssertionError(f"no DMARC rows for {domain}")
+
+
+def test_dmarc_evaluations_are_recorded_for_reports(
+    server: RunningServer, keys: Keys, tmp_path: Path
+) -> None:
+    for _ in range(2):
+        assert send(server, "someone@none.test", message("someone@none.test")).accepted
+    assert send(server, "someone@reject.test", message("someone@reject.test")).code == 550
+    assert send(server, "bounce@lists.test", _list_message(keys, tmp_path, "lists.test")).accepted
+    ((row, count),) = _dmarc_rows(server, "none.test")
+    assert count == 2
+    assert (row.header_from, row.source_ip, row.envelope_from, row.envelope_to) == (
+        "none.test", "127.0.0.1", "none.test", "roost.test"
+    )  # fmt: skip
+    assert (row.p, row.disposition, row.dmarc_spf, row.dmarc_dkim) == (
+        "none",
+        "none",
+        "fail",
+        "fail",
+    )
+    assert ("none.test", "mfrom", "fail") in row.spf
+    ((row, count),) = _dmarc_rows(server, "reject.test")
+    assert (row.disposition, row.reason, count) == ("reject", "", 1)
+    ((row, _),) = _dmarc_rows(server, "signed.test")
+    assert (row.disposition, row.reason) == ("none", "trusted_forwarder")

@@ -33,6 +33,7 @@ from roost.auth.arc import ArcResult, verify_arc
 from roost.auth.authresults import SpfReport, authentication_results, strip_forged
 from roost.auth.dkim_verify import DkimResult, verify_dkim
 from roost.auth.dmarc import DmarcResult, evaluate_dmarc, from_domains_of
+from roost.auth.dmarc_report import evaluation_for
 from roost.auth.spf import SpfResult, check_helo, check_mail_from
 from roost.config.inbound import host_port
 from roost.config.model import RoostConfig
@@ -67,6 +68,7 @@ from roost.smtp.reply import (
 )
 from roost.store.aio import AsyncStore
 from roost.store.common import utc_now
+from roost.store.types import DmarcEvaluation
 
 log = logging.getLogger("roost.smtp.screening")
 
@@ -74,8 +76,8 @@ log = logging.getLogger("roost.smtp.screening")
 THREAD_THRESHOLD = 256 * 1024
 _UNSAFE = re.compile(r"[^\x20-\x7e]")
 
-#: Called with every DMARC evaluation (for aggregate reports); must not block.
-DmarcRecorder = Callable[[DmarcResult, SpfResult | None, Sequence[DkimResult], str], None]
+#: DMARC evaluations are written for aggregate reports in batches, at most this often.
+DMARC_FLUSH_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +121,6 @@ class Screening:
         astore: AsyncStore | None,
         *,
         greylist_clock: Callable[[], datetime] = utc_now,
-        record_dmarc: DmarcRecorder | None = None,
     ) -> None:
         self.config = config
         self.resolver = resolver
@@ -144,7 +145,12 @@ class Screening:
             self.greylister = Greylister(settings, astore, clock=greylist_clock)
         self.rspamd = _rspamd(config)
         self.clamd = _clamd(config)
-        self.record_dmarc = record_dmarc
+        self.dmarc_log = DmarcLog(astore) if astore is not None else None
+
+    async def close(self) -> None:
+        """Write the DMARC evaluations still waiting (server shutdown)."""
+        if self.dmarc_log is not None:
+            await self.dmarc_log.flush()
 
     def open(self, ip: str, *, judged: bool) -> ClientScreen:
         """Called at connect; `judged` is False for submission and relay-network clients."""
@@ -207,6 +213,7 @@ class _Checks:
     dmarc: DmarcResult | None = None
     arc: ArcResult | None = None
     override: str = ""  # the trusted ARC sealer that overrode a DMARC failure
+    helo_spf: SpfResult | None = None
 
 
 class ClientScreen:
@@ -374,6 +381,7 @@ class ClientScreen:
                 checks = await self._authenticate(info, data)
                 action, reply = self._policy(checks)
                 junk = action == "junk"
+                self._record_dmarc(info, checks, action)
                 headers = self._ar_header(info, checks)
             except Exception as exc:  # a bug or odd input must not lose mail: fail open
                 log_event(log, "checks failed", logging.ERROR, queue_id=info.queue_id,
@@ -433,14 +441,7 @@ class ClientScreen:
             sealer = _newest_sealer(header)
             if sealer and sealer in s.checks.trusted_arc_sealers:
                 checks.override = sealer
-        if s.record_dmarc is not None and dmarc.from_domain:
-            try:
-                s.record_dmarc(dmarc, spf, dkim_results, self.ip)
-            except Exception as exc:
-                log_event(log, "dmarc record failed", logging.WARNING, error=repr(exc))
-        if helo_spf is not None:
-            log_event(log, "spf helo", queue_id=info.queue_id, helo=info.helo,
-                      result=helo_spf.result)  # fmt: skip
+        checks.helo_spf = helo_spf
         return checks
 
     def _policy(self, checks: _Checks) -> tuple[str, Reply | None]:
@@ -472,6 +473,29 @@ class ClientScreen:
                 return "reject", C550_SPF_FAIL.with_text(text)
             return wanted, None
         return "accept", None
+
+    def _record_dmarc(self, info: MessageInfo, checks: _Checks, action: str) -> None:
+        """RFC 7489 §7.2: remember the evaluation for the policy domain's aggregate report,
+        with the disposition Roost applied and why it differs from the policy (Appendix C)."""
+        dmarc_log, dmarc, spf = self._s.dmarc_log, checks.dmarc, checks.spf
+        if dmarc_log is None or dmarc is None or spf is None:
+            return
+        identities = [(spf.domain, "mfrom" if info.sender else "helo", spf.result)]
+        if checks.helo_spf is not None:
+            identities.append((checks.helo_spf.domain, "helo", checks.helo_spf.result))
+        applied = {"reject": "reject", "junk": "quarantine"}.get(action, "none")
+        reason = ""
+        if checks.override:
+            reason = "trusted_forwarder"
+        elif dmarc.result == "fail" and applied != dmarc.disposition:
+            reason = "local_policy"
+        row = evaluation_for(
+            dmarc, source_ip=self.ip, mail_from=info.sender,
+            rcpt_domain=_domain(info.recipients[0]) if info.recipients else "",
+            spf=identities, dkim=checks.dkim, disposition=applied, reason=reason,
+        )  # fmt: skip
+        if row is not None:
+            dmarc_log.add(row)
 
     def _ar_header(self, info: MessageInfo, checks: _Checks) -> bytes:
         if checks.spf is None:
@@ -510,6 +534,8 @@ class ClientScreen:
             fields["arc"] = checks.arc.result
         if checks.override:
             fields["arc_override"] = checks.override
+        if checks.helo_spf is not None:
+            fields["spf_helo"] = checks.helo_spf.result
         if self._tags:
             fields["dnsbl"] = "; ".join(self._tags)
         if scan:
@@ -517,6 +543,42 @@ class ClientScreen:
         fields["action"] = action
         log_event(log, "verdict", logging.WARNING if action == "reject" else logging.INFO,
                   **fields)  # fmt: skip
+
+
+class DmarcLog:
+    """Collects DMARC evaluations and writes them in one store call per second at most, off
+    the SMTP reply path (a message's 250 never waits for its report row)."""
+
+    def __init__(self, astore: AsyncStore) -> None:
+        self._astore = astore
+        self._rows: list[DmarcEvaluation] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, row: DmarcEvaluation) -> None:
+        self._rows.append(row)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._later())
+
+    async def _later(self) -> None:
+        await asyncio.sleep(DMARC_FLUSH_SECONDS)
+        self._task = None
+        await self._write()
+
+    async def flush(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        await self._write()
+
+    async def _write(self) -> None:
+        rows, self._rows = self._rows, []
+        if not rows:
+            return
+        try:
+            await self._astore.run(self._astore.store.record_dmarc, rows)
+        except Exception as exc:  # reports are best effort; mail flow is not
+            log_event(log, "dmarc evaluations not recorded", logging.WARNING,
+                      rows=len(rows), error=repr(exc))  # fmt: skip
 
 
 def _header_end(data: bytes) -> int:
