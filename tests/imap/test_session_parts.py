@@ -15,7 +15,7 @@ from roost.imap.view import BadSequence, MailboxView
 
 def view(*uids: int) -> MailboxView:
     v = MailboxView("INBOX", 7, max(uids, default=0) + 1, 1, readonly=False)
-    v.uids.extend(uids)
+    v.load((uid, "", 1) for uid in uids)
     return v
 
 
@@ -37,8 +37,12 @@ def test_remove_gives_expunge_numbers_valid_when_sent() -> None:
     assert v.remove([2, 4, 99]) == [4, 2]  # highest first: each number valid when sent
     assert list(v.uids) == [1, 3, 5]
     assert v.missing([1, 5]) == [3]
-    assert v.append_new([1, 5, 6, 7]) == 2
+    assert v.append_new([(1, "", 1), (5, "", 1), (6, "\\Seen", 2), (7, "", 3)]) == 2
     assert list(v.uids) == [1, 3, 5, 6, 7]
+    assert v.flags == ["", "", "", "\\Seen", ""]
+    assert list(v.modseqs) == [1, 1, 1, 2, 3]
+    assert v.set_flags(6, "\\Seen", 2) is False  # already known
+    assert v.set_flags(6, "", 4) is True
 
 
 @given(st.sets(st.integers(1, 500), max_size=60), st.sets(st.integers(1, 500), max_size=30))

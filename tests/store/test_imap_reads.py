@@ -192,3 +192,16 @@ def test_usage_counter_matches_real_sum_after_mixed_operations(local_store: Stor
     store.remove_user("carol@example.org")
     assert set(store.quota_table()) == {ALICE, BOB}
     assert store.get_quota(BOB).messages == 2
+
+
+def test_mailbox_index_and_batched_blobs(local_store: Store) -> None:
+    """SELECT's (uid, flags, modseq) snapshot; get_blobs reads many inline bodies at once."""
+    one = append(local_store, "INBOX", "one", "\\Seen", "$Work")
+    two = append(local_store, "INBOX", "two")
+    info, index = local_store.mailbox_index(ALICE, "INBOX")
+    assert info.messages == 2
+    assert index == [(1, "$Work \\Seen", one.modseq), (2, "", two.modseq)]
+    with pytest.raises(NotFound):
+        local_store.mailbox_index(ALICE, "Nope")
+    found = local_store.get_blobs([one.blob.digest, two.blob.digest, "0" * 64])
+    assert found == {one.blob.digest: body("one")[1], two.blob.digest: body("two")[1]}

@@ -7,7 +7,7 @@ and the reply helpers, so each part can be read (and type-checked) on its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -120,6 +120,10 @@ class SessionCore:
     async def over_quota(self, incoming: int) -> bool:
         used, limit = await self.quota_limit()
         return limit > 0 and used + incoming > limit
+
+    def own_changes(self, modseqs: Sequence[int]) -> None:
+        """Flags this session changed and reported (messages.py)."""
+        raise NotImplementedError
 
     async def catch_up(self, *, expunges: bool) -> None:
         """Send the untagged updates for changes made elsewhere (messages.py)."""

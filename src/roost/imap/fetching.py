@@ -18,6 +18,7 @@ from roost.imap.encode import encode_value, literal
 from roost.imap.fetch import Attribute, BinarySize, FetchItem, Section
 from roost.imap.view import MailboxView
 from roost.message.wire import compute_structure
+from roost.store.common import encode_flags
 from roost.store.interface import BlobStore, Store
 from roost.store.types import MessageStructure, StoredMessage
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from roost.imap.core import SessionCore
 
 MAX_CHUNK_OCTETS = 8 * 1024 * 1024  # message bytes loaded at once for BODY[] items
+VIEW_ITEMS = frozenset(["UID", "FLAGS", "MODSEQ"])
 BODY_ATTRIBUTES = frozenset(["RFC822", "RFC822.HEADER", "RFC822.TEXT"])
 STRUCTURE_ATTRIBUTES = frozenset(["ENVELOPE", "BODYSTRUCTURE", "BODY"])
 _HEADER = Section(specifier="HEADER", peek=True)
@@ -38,6 +40,7 @@ class FetchPlan:
     needs_structure: bool
     sets_seen: bool
     changed_since: int | None
+    from_view: bool  # only UID, FLAGS, MODSEQ: the session's view answers, no query
 
     @classmethod
     def build(
@@ -67,7 +70,8 @@ class FetchPlan:
             or (isinstance(i, Attribute) and i.name in ("RFC822", "RFC822.TEXT"))
             for i in out
         )
-        return cls(tuple(out), needs_body, needs_structure, sets_seen, changed_since)
+        from_view = all(isinstance(i, Attribute) and i.name in VIEW_ITEMS for i in out)
+        return cls(tuple(out), needs_body, needs_structure, sets_seen, changed_since, from_view)
 
 
 def load_bodies(blobs: BlobStore, rows: Sequence[StoredMessage]) -> list[bytes]:
@@ -116,9 +120,9 @@ async def render_fetch(
             updated = {m.uid: m for m in changed}
             rows = [updated.get(m.uid, m) for m in rows]
             for m in changed:
-                view.reported[m.uid] = m.modseq
+                view.set_flags(m.uid, encode_flags(m.flags), m.modseq)
                 forced_flags.add(m.uid)
-            session.changed = session.changed or bool(changed)
+            session.own_changes([m.modseq for m in changed])
     structures: dict[str, MessageStructure] = {}
     if plan.needs_structure:
         structures = await runner.run(structures_for, store, ctx.blobs, rows)

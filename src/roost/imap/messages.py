@@ -11,17 +11,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from roost.imap import commands as c
 from roost.imap import responses as r
 from roost.imap.core import SessionCore
 from roost.imap.encode import Encodable
+from roost.imap.fetch import Attribute
 from roost.imap.fetching import FetchPlan, load_bodies, render_fetch
 from roost.imap.mailboxes import drop_unused
+from roost.imap.search import (
+    And,
+    FlagKey,
+    KeywordKey,
+    ModSeqKey,
+    Not,
+    Or,
+    SearchKey,
+    SequenceKey,
+)
 from roost.imap.searching import Candidate, matches, needs_message
 from roost.imap.sequence import SequenceSet
 from roost.imap.states import State
 from roost.imap.view import BadSequence, MailboxView
+from roost.store.common import decode_flags, encode_flags
 from roost.store.interface import NotFound
 from roost.store.types import StoredMessage
 
@@ -57,14 +70,14 @@ class MessageCommands(SessionCore):
             return
         runner, store = self.ctx.runner, self.ctx.store
         try:
-            info, uids = await runner.run(store.mailbox_uids, self.user, name)
+            info, index = await runner.run(store.mailbox_index, self.user, name)
         except NotFound:
             self.no(cmd.tag, "No such mailbox", r.code("NONEXISTENT"))
             return
         if cmd.condstore:
             self.options.condstore = True  # RFC 7162 §3.1.8: SELECT (CONDSTORE) enables it
         view = MailboxView(name, info.uidvalidity, info.uidnext, info.highestmodseq, readonly)
-        view.uids.extend(uids)
+        view.load(index)
         self.view = view
         self.state = State.SELECTED
         self.changed = False
@@ -122,20 +135,22 @@ class MessageCommands(SessionCore):
         if view is None or not self.changed:
             return
         runner, store = self.ctx.runner, self.ctx.store
-        try:
-            info, uids = await runner.run(store.mailbox_uids, self.user, view.name)
-        except NotFound:
+        info = await runner.run(store.get_mailbox, self.user, view.name)
+        if info is None or info.uidvalidity != view.uidvalidity:
+            # RFC 9051 §7.1: the mailbox is gone (deleted, or renamed and recreated)
             self.view = None
             self.state = State.AUTHENTICATED
-            self.io.write(r.untagged(r.Status.BYE, "Selected mailbox was deleted"))
+            self.io.write(r.untagged(r.Status.BYE, "Selected mailbox was deleted or renamed"))
             self.close_requested = True
             return
-        if info.uidvalidity != view.uidvalidity:
-            self.io.write(r.untagged(r.Status.BYE, "Mailbox was renamed or recreated"))
-            self.close_requested = True
-            return
-        gone = view.missing(uids) if expunges else []
-        if gone:
+        rows: list[StoredMessage] = []
+        if info.highestmodseq > view.modseq:  # new messages and flag changes both raise it
+            rows = await runner.run(store.messages_since, self.user, view.name, view.modseq)
+        gone: list[int] = []
+        if info.uidnext != view.uidnext or info.messages != view.count:
+            _, uids = await runner.run(store.mailbox_uids, self.user, view.name)
+            gone = view.missing(uids)
+        if gone and expunges:
             if self.options.qresync:
                 view.remove(gone)
                 self.io.write(r.vanished(SequenceSet.from_numbers(gone)))
@@ -143,22 +158,31 @@ class MessageCommands(SessionCore):
                 for seq in view.remove(gone):
                     self.io.write(r.expunge(seq))
         known = view.max_uid()  # messages above it are new: EXISTS announces them, no FETCH
-        if view.append_new(uids):
+        fresh = [(m.uid, encode_flags(m.flags), m.modseq) for m in rows if m.uid > known]
+        if view.append_new(fresh):
             self.io.write(r.exists(view.count))
-        if info.highestmodseq > view.modseq:
-            rows = await runner.run(store.messages_since, self.user, view.name, view.modseq)
-            for row in rows:
-                if row.uid > known:
-                    continue
+        for row in rows:
+            if row.uid <= known and view.set_flags(row.uid, encode_flags(row.flags), row.modseq):
                 pos = view.seq_of(row.uid)
-                if pos is None or view.reported.get(row.uid) == row.modseq:
-                    continue
+                assert pos is not None
                 self.io.write(self._flags_line(pos, row, uid=False))
-            view.modseq = info.highestmodseq
-        view.reported.clear()
+        view.modseq = max(view.modseq, info.highestmodseq)
         view.uidnext = info.uidnext
-        self.changed = expunges is False and bool(view.missing(uids))
+        self.changed = bool(gone) and not expunges  # report them at the next permitted moment
         await self.io.drain()
+
+    def own_changes(self, modseqs: Sequence[int]) -> None:
+        """This session changed flags and has told its client: if its changes are the only
+        ones since the view's MODSEQ (a gapless run after it), the view is current; otherwise
+        someone else changed something too, and the next catch-up looks."""
+        view = self.view
+        if view is None or not modseqs:
+            return
+        ordered = sorted(modseqs)
+        if ordered[0] == view.modseq + 1 and ordered[-1] - ordered[0] + 1 == len(set(ordered)):
+            view.modseq = ordered[-1]
+        else:
+            self.changed = True
 
     # --- CHECK / CLOSE / UNSELECT / EXPUNGE ------------------------------------------------
     async def cmd_check(self, cmd: c.Simple) -> None:
@@ -281,6 +305,10 @@ class MessageCommands(SessionCore):
             gone = [u for u in gone if cmd.numbers.contains(u, top)]
             if gone:
                 self.io.write(r.vanished(SequenceSet.from_numbers(gone), earlier=True))
+        if plan.from_view:
+            self._fetch_view(plan, targets)
+            self.ok(cmd.tag, "FETCH completed")
+            return
         seq_of = {uid: seq for seq, uid in targets}
         uids = [uid for _, uid in targets]
         for i in range(0, len(uids), CHUNK):
@@ -293,6 +321,27 @@ class MessageCommands(SessionCore):
         if plan.sets_seen:
             self.notify_others()
         self.ok(cmd.tag, "FETCH completed")
+
+    def _fetch_view(self, plan: FetchPlan, targets: list[tuple[int, int]]) -> None:
+        """UID, FLAGS and MODSEQ straight from the view: no query, one write per 256 KiB."""
+        view = self.view
+        assert view is not None
+        flags, modseqs = view.flags, view.modseqs
+        since = plan.changed_since
+        names = [item.name for item in plan.items if isinstance(item, Attribute)]
+        for seq, uid in targets:
+            i = seq - 1
+            if since is not None and modseqs[i] <= since:
+                continue
+            parts = []
+            for name in names:
+                if name == "UID":
+                    parts.append(b"UID %d" % uid)
+                elif name == "FLAGS":
+                    parts.append(b"FLAGS (" + flags[i].encode() + b")")
+                else:
+                    parts.append(b"MODSEQ (%d)" % modseqs[i])
+            self.io.write(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
 
     # --- STORE -------------------------------------------------------------------------------
     async def cmd_store(self, cmd: c.Store) -> None:
@@ -310,7 +359,7 @@ class MessageCommands(SessionCore):
         flags = frozenset(f for f in cmd.flags if f.upper() != "\\RECENT")
         runner, store = self.ctx.runner, self.ctx.store
         refused: list[int] = []
-        changed_any = False
+        ours: list[int] = []  # the MODSEQs our changes got
         uids = [uid for _, uid in targets]
         for i in range(0, len(uids), CHUNK * 4):
             chunk = uids[i : i + CHUNK * 4]
@@ -319,33 +368,20 @@ class MessageCommands(SessionCore):
                 cmd.unchanged_since,
             )  # fmt: skip
             refused.extend(failed)
-            changed_any = changed_any or bool(changed)
             for row in changed:
-                view.reported[row.uid] = row.modseq
-            if not cmd.silent or self.options.condstore:
-                # RFC 7162 §3.1.3: with CONDSTORE even .SILENT reports the new MODSEQ... only
-                # for messages changed by someone else meanwhile; ours are below.
-                out = []
-                by_uid = {m.uid: m for m in changed}
-                unchanged = [u for u in chunk if u not in by_uid and u not in failed]
-                if not cmd.silent and unchanged:
-                    for m in await runner.run(store.get_messages, self.user, view.name, unchanged):
-                        by_uid[m.uid] = m
-                for uid in chunk:
-                    hit = by_uid.get(uid)
-                    seq = view.seq_of(uid)
-                    if hit is None or seq is None:
-                        continue
-                    if cmd.silent and uid not in {m.uid for m in changed}:
-                        continue
-                    if cmd.silent and not self.options.condstore:
-                        continue
-                    out.append(self._store_line(seq, hit, uid=cmd.uid, silent=cmd.silent))
-                self.io.write(b"".join(out))
-                await self.io.drain()
-        if changed_any:
+                view.set_flags(row.uid, encode_flags(row.flags), row.modseq)
+                ours.append(row.modseq)
+            if cmd.silent and not self.options.condstore:
+                continue
+            # RFC 9051 §6.4.6: the new flags of every message in the set (from the view, which
+            # now holds them); with .SILENT under CONDSTORE only the MODSEQ of changed ones
+            # (RFC 7162 §3.1.3).
+            report = {m.uid for m in changed} if cmd.silent else set(chunk) - set(failed)
+            self.io.write(self._store_lines(report, uid=cmd.uid, silent=cmd.silent))
+            await self.io.drain()
+        if ours:
             self.notify_others()
-            self.changed = True
+            self.own_changes(ours)
         if refused:
             refused_numbers = refused if cmd.uid else [view.seq_of(u) or 0 for u in refused]
             self.ok(cmd.tag, "Conditional STORE failed for some messages",
@@ -353,15 +389,23 @@ class MessageCommands(SessionCore):
             return
         self.ok(cmd.tag, "STORE completed")
 
-    def _store_line(self, seq: int, row: StoredMessage, *, uid: bool, silent: bool) -> bytes:
-        items: list[tuple[str, Encodable]] = []
-        if uid:
-            items.append(("UID", row.uid))
-        if not silent:
-            items.append(("FLAGS", r.flag_atoms(sorted(row.flags))))
-        if self.options.condstore:
-            items.append(("MODSEQ", [row.modseq]))
-        return r.fetch(seq, items)
+    def _store_lines(self, uids: set[int], *, uid: bool, silent: bool) -> bytes:
+        """Untagged FETCH lines from the view, in message-number order."""
+        view = self.view
+        assert view is not None
+        out = bytearray()
+        condstore = self.options.condstore
+        for u in sorted(uids):
+            seq = view.seq_of(u)
+            if seq is None:
+                continue
+            parts = [b"UID %d" % u] if uid else []
+            if not silent:
+                parts.append(b"FLAGS (" + view.flags[seq - 1].encode() + b")")
+            if condstore:
+                parts.append(b"MODSEQ (%d)" % view.modseqs[seq - 1])
+            out += b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n"
+        return bytes(out)
 
     # --- SEARCH --------------------------------------------------------------------------
     async def cmd_search(self, cmd: c.Search) -> None:
@@ -370,6 +414,47 @@ class MessageCommands(SessionCore):
         if cmd.charset is not None and cmd.charset.upper() not in ("UTF-8", "US-ASCII"):
             self.no(cmd.tag, "Unsupported charset", r.Code("BADCHARSET", (["UTF-8", "US-ASCII"],)))
             return
+        kind = _cache_kind(cmd.key)
+        if kind is not None:
+            found = self._search_view(cmd, flags_only=kind == "flags")
+        else:
+            found = await self._search_store(cmd)
+        numbers = [uid if cmd.uid else seq for seq, uid, _ in found]
+        modseq = max((m for _, _, m in found), default=None) if _has_modseq(cmd.key) else None
+        if cmd.returns is None and not self.options.rev2:
+            self.io.write(r.search(numbers, modseq))
+        else:
+            self._esearch(cmd, numbers, [u for _, u, _ in found], modseq)
+        self.ok(cmd.tag, "SEARCH completed")
+
+    def _search_view(self, cmd: c.Search, *, flags_only: bool) -> list[tuple[int, int, int]]:
+        """Keys on flags, keywords, numbers and MODSEQ only: answered from the view. When only
+        flags matter the answer depends on the flag text alone, of which a mailbox has few."""
+        view = self.view
+        assert view is not None
+        max_seq, max_uid = view.count, view.max_uid()
+        verdict: dict[str, bool] = {}
+        found = []
+        uids, flags, modseqs = view.uids, view.flags, view.modseqs
+        for i in range(view.count):
+            text = flags[i]
+            if flags_only:
+                ok = verdict.get(text)
+                if ok is None:
+                    cand = Candidate(1, 1, decode_flags(text), 0, _EPOCH, 0)
+                    ok = verdict[text] = matches(cmd.key, cand, None, max_seq=1, max_uid=1,
+                                                 saved=None)  # fmt: skip
+            else:
+                cand = Candidate(i + 1, uids[i], decode_flags(text), 0, _EPOCH, modseqs[i])
+                ok = matches(cmd.key, cand, None, max_seq=max_seq, max_uid=max_uid,
+                             saved=self.saved)  # fmt: skip
+            if ok:
+                found.append((i + 1, uids[i], modseqs[i]))
+        return found
+
+    async def _search_store(self, cmd: c.Search) -> list[tuple[int, int, int]]:
+        view = self.view
+        assert view is not None
         need_body = needs_message(cmd.key)
         found: list[tuple[int, int, int]] = []  # (seq, uid, modseq)
         uids = list(view.uids)
@@ -388,13 +473,7 @@ class MessageCommands(SessionCore):
                 if matches(cmd.key, cand, body, max_seq=max_seq, max_uid=max_uid,
                            saved=self.saved):  # fmt: skip
                     found.append((seq, row.uid, row.modseq))
-        numbers = [uid if cmd.uid else seq for seq, uid, _ in found]
-        modseq = max((m for _, _, m in found), default=None) if _has_modseq(cmd.key) else None
-        if cmd.returns is None and not self.options.rev2:
-            self.io.write(r.search(numbers, modseq))
-        else:
-            self._esearch(cmd, numbers, [u for _, u, _ in found], modseq)
-        self.ok(cmd.tag, "SEARCH completed")
+        return found
 
     def _esearch(
         self, cmd: c.Search, numbers: list[int], uids: list[int], modseq: int | None
@@ -486,9 +565,35 @@ class MessageCommands(SessionCore):
         self.ok(cmd.tag, "MOVE completed")
 
 
-def _has_modseq(key: object) -> bool:
-    from roost.imap.search import And, ModSeqKey, Not, Or
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FLAG_ONLY = (FlagKey, KeywordKey)
+_VIEW_KEYS = (FlagKey, KeywordKey, SequenceKey, ModSeqKey)
 
+
+def _cache_kind(key: SearchKey) -> str | None:
+    """ "flags" when only flag and keyword keys appear, "view" when numbers or MODSEQ do too,
+    None when the key needs more than the view holds (dates, sizes, text)."""
+
+    def walk(k: SearchKey) -> set[str]:
+        if isinstance(k, And):
+            return set().union(*(walk(x) for x in k.keys))
+        if isinstance(k, Or):
+            return walk(k.left) | walk(k.right)
+        if isinstance(k, Not):
+            return walk(k.key)
+        if isinstance(k, _FLAG_ONLY):
+            return {"flags"}
+        if isinstance(k, _VIEW_KEYS):
+            return {"view"}
+        return {"store"}
+
+    kinds = walk(key)
+    if "store" in kinds:
+        return None
+    return "view" if "view" in kinds else "flags"
+
+
+def _has_modseq(key: object) -> bool:
     if isinstance(key, ModSeqKey):
         return True
     if isinstance(key, And):

@@ -8,7 +8,7 @@ a body that is already there is a no-op, in one batch or across batches.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from roost.store._base import SqlBase, Tx, insert_values
 from roost.store.blobs.fs import check_digest
@@ -51,6 +51,17 @@ class BlobRowsMixin(SqlBase):
         with self._read() as tx:
             row = tx.one("SELECT data FROM blobs WHERE digest = ?", (check_digest(digest),))
         return None if row is None else self._bytes_out(row[0])
+
+    def get_blobs(self, digests: Sequence[str]) -> dict[str, bytes]:
+        wanted = sorted({check_digest(d) for d in digests})
+        found: dict[str, bytes] = {}
+        with self._read() as tx:
+            for i in range(0, len(wanted), 200):
+                part = wanted[i : i + 200]
+                marks = ", ".join("?" * len(part))
+                for row in tx.all(f"SELECT digest, data FROM blobs WHERE digest IN ({marks})", part):
+                    found[str(row[0])] = self._bytes_out(row[1])
+        return found
 
     def delete_blob(self, digest: str) -> None:
         """Unconditional: the caller has checked `blob_in_use` (as for a blob file). Every

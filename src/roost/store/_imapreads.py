@@ -61,6 +61,21 @@ class ImapReadsMixin(MailMixin):
             ]
         return self._info(row, len(uids)), uids
 
+    def mailbox_index(
+        self, user: str, mailbox: str
+    ) -> tuple[MailboxInfo, list[tuple[int, str, int]]]:
+        address, name = normalize_email(user), canonical_mailbox(mailbox)
+        with self._read() as tx:
+            row = self._box_row(tx, address, name)
+            index = [
+                (int(r[0]), str(r[1]), int(r[2]))
+                for r in tx.all(
+                    "SELECT uid, flags, modseq FROM messages WHERE mailbox_id = ? ORDER BY uid",
+                    (row[0],),
+                )
+            ]
+        return self._info(row, len(index)), index
+
     def get_messages(self, user: str, mailbox: str, uids: Sequence[int]) -> list[StoredMessage]:
         """Runs of consecutive UIDs (the usual 1:* or a:b FETCH) are read as ranges, the
         rest in IN lists of at most _CHUNK values."""

@@ -133,6 +133,9 @@ class FileBlobStore:
         except FileNotFoundError:
             raise NotFound(f"blob {ref.digest} is missing from {self._root}") from None
 
+    def get_many(self, refs: Sequence[BlobRef]) -> dict[str, bytes]:
+        return {ref.digest: self.get(ref) for ref in refs}
+
     def exists(self, ref: BlobRef) -> bool:
         return self.path(ref.digest).is_file()
 

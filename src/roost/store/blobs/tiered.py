@@ -79,6 +79,15 @@ class TieredBlobStore:
                 raise
             return data
 
+    def get_many(self, refs: Sequence[BlobRef]) -> dict[str, bytes]:
+        """Many bodies at once (IMAP FETCH/SEARCH over a chunk): the inline ones in one query,
+        the rest (and any inline one not found) one by one as `get` does."""
+        found = self.store.get_blobs([r.digest for r in refs if self._inline(r)])
+        for ref in refs:
+            if ref.digest not in found:
+                found[ref.digest] = self.get(ref)
+        return found
+
     def exists(self, ref: BlobRef) -> bool:
         if self._inline(ref):
             return self.store.get_blob(ref.digest) is not None or self.files.exists(ref)
