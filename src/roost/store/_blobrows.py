@@ -59,7 +59,8 @@ class BlobRowsMixin(SqlBase):
             for i in range(0, len(wanted), 200):
                 part = wanted[i : i + 200]
                 marks = ", ".join("?" * len(part))
-                for row in tx.all(f"SELECT digest, data FROM blobs WHERE digest IN ({marks})", part):
+                sql = f"SELECT digest, data FROM blobs WHERE digest IN ({marks})"
+                for row in tx.all(sql, part):
                     found[str(row[0])] = self._bytes_out(row[1])
         return found
 
