@@ -4,6 +4,7 @@ Authentication-Results header Roost adds, and the removal of forged ones."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterator
@@ -14,10 +15,11 @@ import dkim
 import pytest
 
 from roost.auth import dkim_keys
-from roost.auth.arc import seal
+from roost.auth.arc import ArcResult, seal, verify_arc
 from roost.auth.authresults import SpfReport, authentication_results
 from roost.auth.dkim import DkimSigner
-from roost.config import RoostConfig
+from roost.config import RoostConfig, resolve_path
+from roost.dns import Resolver
 from roost.store.types import DmarcEvaluation
 from tests.dnsserver import DnsTestServer
 from tests.integration.harness import RunningServer, running_server
@@ -279,3 +281,38 @@ def test_dmarc_evaluations_are_recorded_for_reports(
     assert (row.disposition, row.reason, count) == ("reject", "", 1)
     ((row, _),) = _dmarc_rows(server, "signed.test")
     assert (row.disposition, row.reason) == ("none", "trusted_forwarder")
+
+
+def test_forwarded_mail_is_arc_sealed_with_the_alias_domain_key(
+    server: RunningServer, dns: DnsTestServer, keys: Keys, tmp_path: Path
+) -> None:
+    """forward@roost.test goes to someone@remote.example: the queued copy carries an ARC set
+    by roost.test over our verdicts, continuing the list's chain (i=2, cv=pass)."""
+    config = server.config
+    key_dir = resolve_path(config, config.dkim.key_dir)
+    dkim_keys.write_key(dkim_keys.key_path(key_dir, "roost.test", "roost"), keys.list_rsa)
+    dns.set(
+        "roost._domainkey.roost.test", "TXT", [dkim_keys.dns_record(keys.list_rsa.public_key())]
+    )
+    posted = _list_message(keys, tmp_path, "lists.test")
+    outcome = send(server, "bounce@lists.test", posted, rcpts=("forward@roost.test",))
+    assert outcome.accepted, outcome
+    (entry,) = server.store.list_queue()
+    queued = entry.prefix + server.blobs.get(entry.blob)
+    assert queued.startswith(b"ARC-Seal: i=2; cv=pass; a=rsa-sha256; d=roost.test; s=roost;")
+    assert b"ARC-Authentication-Results: i=2; " + AUTHSERV_ID.encode() in queued
+
+    async def check() -> ArcResult:
+        return await verify_arc(queued, Resolver.from_config(dns.config()))
+
+    arc = asyncio.run(check())
+    assert (arc.result, arc.instances) == ("pass", 2)
+
+
+def test_forwarded_mail_without_key_is_not_sealed(server: RunningServer) -> None:
+    outcome = send(
+        server, "someone@pass.test", message("someone@pass.test"), rcpts=("forward@roost.test",)
+    )
+    assert outcome.accepted, outcome
+    (entry,) = server.store.list_queue()
+    assert entry.prefix.startswith(b"Authentication-Results: ")

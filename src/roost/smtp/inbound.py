@@ -523,7 +523,8 @@ class InboundSession:
         junk, screen_headers = False, b""
         if self._screen is not None:
             refusal = self._screen.message_rate(tx.sender, self._user)
-            info = MessageInfo(tx.queue_id, tx.sender, tx.rcpt_addresses, self._helo, self._user)
+            info = MessageInfo(tx.queue_id, tx.sender, tx.rcpt_addresses, self._helo, self._user,
+                               self._forwarded_domain(tx))  # fmt: skip
             verdict = await self._screen.judge(info, content) if refusal is None else None
             refusal = refusal or (verdict.reply if verdict else None)
             if refusal is not None or verdict is None:
@@ -573,6 +574,15 @@ class InboundSession:
             return C451_LOCAL_ERROR
         log_event(log, "bounce processed", **self._fields(), rcpt=",".join(tx.bounce_addresses))
         return None
+
+    def _forwarded_domain(self, tx: _Transaction) -> str:
+        """The local domain of an alias that sends this message off-site (for the ARC seal)."""
+        directory = self._server.directory()
+        for rcpt in tx.recipients:
+            alias = (rcpt.orcpt or "").partition(";")[2]
+            if rcpt.deliver_to is None and alias and is_local_domain(directory, alias):
+                return alias.rpartition("@")[2].lower()
+        return ""
 
     def _builder(
         self, tx: _Transaction, prefix: bytes, junk: bool = False

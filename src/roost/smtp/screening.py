@@ -27,10 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import dkim
+from cryptography.hazmat.primitives.asymmetric import rsa
 from dkim.util import InvalidTagValueList, parse_tag_value
 
-from roost.auth.arc import ArcResult, verify_arc
+from roost.auth import dkim_keys
+from roost.auth.arc import ArcResult, seal, verify_arc
 from roost.auth.authresults import SpfReport, authentication_results, strip_forged
+from roost.auth.dkim import DkimSigner
 from roost.auth.dkim_verify import DkimResult, verify_dkim
 from roost.auth.dmarc import DmarcResult, evaluate_dmarc, from_domains_of
 from roost.auth.dmarc_report import evaluation_for
@@ -100,6 +103,7 @@ class MessageInfo:
     recipients: Sequence[str]
     helo: str
     user: str | None
+    forwarded_domain: str = ""  # a local alias domain forwarding this message off-site
 
 
 def _safe(text: str, limit: int = 200) -> str:
@@ -146,6 +150,7 @@ class Screening:
         self.rspamd = _rspamd(config)
         self.clamd = _clamd(config)
         self.dmarc_log = DmarcLog(astore) if astore is not None else None
+        self.sealer = DkimSigner.from_config(config) if config.checks.arc_seal_forwarded else None
 
     async def close(self) -> None:
         """Write the DMARC evaluations still waiting (server shutdown)."""
@@ -383,6 +388,8 @@ class ClientScreen:
                 junk = action == "junk"
                 self._record_dmarc(info, checks, action)
                 headers = self._ar_header(info, checks)
+                if reply is None and info.forwarded_domain and checks.arc is not None:
+                    headers = await self._arc_seal(info, checks.arc, headers, data) + headers
             except Exception as exc:  # a bug or odd input must not lose mail: fail open
                 log_event(log, "checks failed", logging.ERROR, queue_id=info.queue_id,
                           error=repr(exc))  # fmt: skip
@@ -496,6 +503,41 @@ class ClientScreen:
         )  # fmt: skip
         if row is not None:
             dmarc_log.add(row)
+
+    async def _arc_seal(self, info: MessageInfo, arc: ArcResult, ar: bytes, data: bytes) -> bytes:
+        """RFC 8617 §5.1: an ARC set for mail an alias forwards off-site, signed with the alias
+        domain's DKIM key (RSA only: ARC defines rsa-sha256 alone), carrying our verdicts, so
+        receivers that trust Roost can honour them after the forward breaks SPF."""
+        signer = self._s.sealer
+        if signer is None:
+            return b""
+        domain = info.forwarded_domain
+        selector = signer.selector_for(domain)
+        path = dkim_keys.key_path(signer.key_dir, domain, selector)
+        cv = arc.result if arc.instances else "none"
+
+        def work() -> bytes:
+            try:
+                key = dkim_keys.load_key(path)
+            except FileNotFoundError:
+                return b""
+            if not isinstance(key, rsa.RSAPrivateKey):
+                return b""
+            return seal(
+                ar + data, domain=domain, selector=selector,
+                private_key_pem=dkim_keys.private_pem(key),
+                authserv_id=self._s.authserv_id, chain_validation=cv,
+            )  # fmt: skip
+
+        try:
+            arc_set = await asyncio.to_thread(work)
+        except (OSError, ValueError) as exc:
+            log_event(log, "arc seal failed", logging.WARNING, queue_id=info.queue_id,
+                      domain=domain, error=repr(exc))  # fmt: skip
+            return b""
+        if arc_set:
+            log_event(log, "arc sealed", queue_id=info.queue_id, domain=domain, cv=cv)
+        return arc_set
 
     def _ar_header(self, info: MessageInfo, checks: _Checks) -> bytes:
         if checks.spf is None:
