@@ -104,6 +104,45 @@ def _sections(hostname: str, d: RoostConfig) -> list[tuple[str, str | None, list
             ("key_dir", d.dkim.key_dir, None),
         ]),
         ("log", None, [("level", d.log.level, None), ("format", d.log.format, None)]),
+        ("checks", "Sender authentication on the mx listener (SPF, DKIM, DMARC, ARC).", [
+            ("dmarc_reject", d.checks.dmarc_reject,
+             'DMARC p=reject failures: "reject" (550 5.7.1), "junk" or "tag" (header only).'),
+            ("dmarc_quarantine", d.checks.dmarc_quarantine, "DMARC p=quarantine failures."),
+            ("spf_fail_without_dmarc", d.checks.spf_fail_without_dmarc,
+             "SPF fail when the From domain publishes no DMARC policy."),
+            ("trusted_arc_sealers", tomlkit.array(),
+             "Mailing lists/forwarders whose valid ARC seal overrides a DMARC failure,\n"
+             'e.g. ["google.com", "lists.example.org"].'),
+        ]),
+        ("dnsbl", "DNS blocklists, asked at connect (client IP) and MAIL FROM (sender domain).", [
+            ("zones", tomlkit.array(),
+             'e.g. [{ zone = "zen.spamhaus.org", codes = ["127.0.0.2", "127.0.0.3"] },\n'
+             '       { zone = "dbl.spamhaus.org", kind = "domain" }]'),
+            ("action", d.dnsbl.action, '"reject" (554 5.7.1) or "tag" (X-Roost-DNSBL header).'),
+        ]),
+        ("lists", "Local lists: IPs, networks, domains (.example.com: subdomains), addresses.", [
+            ("allow", tomlkit.array(), "Skip every check (allow wins over block)."),
+            ("block", tomlkit.array(), "Refused with 554 5.7.1."),
+        ]),
+        ("ratelimit", "Token buckets; excess gets 421 4.7.0 / 451 4.7.1. 0 turns one off.", [
+            ("connections_per_ip_per_minute", d.ratelimit.connections_per_ip_per_minute, None),
+            ("messages_per_hour_per_ip", d.ratelimit.messages_per_hour_per_ip, None),
+            ("messages_per_hour_per_user", d.ratelimit.messages_per_hour_per_user, None),
+            ("messages_per_hour_per_sender_domain",
+             d.ratelimit.messages_per_hour_per_sender_domain, None),
+        ]),
+        ("greylist", "Greylisting (RFC 6647): the first try of a new triplet gets 451 4.7.1.", [
+            ("enabled", d.greylist.enabled, None),
+            ("delay", d.greylist.delay, "Seconds before a retry is accepted."),
+        ]),
+        ("rspamd", "Content scanner; off while address is empty.", [
+            ("address", d.rspamd.address, 'e.g. "127.0.0.1:11333"'),
+            ("fail_open", d.rspamd.fail_open, "When rspamd is down: accept (true) or 451 (false)."),
+        ]),
+        ("clamd", "Virus scanner; off while address is empty.", [
+            ("address", d.clamd.address, 'e.g. "127.0.0.1:3310" or "/run/clamav/clamd.ctl"'),
+            ("fail_open", d.clamd.fail_open, None),
+        ]),
     ]  # fmt: skip
 
 
