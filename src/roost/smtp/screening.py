@@ -300,6 +300,14 @@ class ClientScreen:
         return results[0], results[1]
 
     async def _mail_dns(self, sender: str) -> Reply | None:
+        try:
+            return await self._blocklists(sender)
+        except Exception as exc:  # dnsbl.py reports DNS trouble itself; this is a bug: fail open
+            log_event(log, "dnsbl check failed", logging.ERROR, client=self.ip, error=repr(exc))
+            self._dnsbl_done = True
+            return None
+
+    async def _blocklists(self, sender: str) -> Reply | None:
         if self._dnsbl_task is not None and not self._dnsbl_done:
             result = await self._dnsbl_task
             self._dnsbl_done = True
