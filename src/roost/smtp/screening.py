@@ -16,6 +16,7 @@ trouble fails open: a temperror never refuses mail.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import re
@@ -423,20 +424,18 @@ class ClientScreen:
 
     async def _strip(self, content: SpooledMessage, data: bytes) -> tuple[SpooledMessage, bytes]:
         """RFC 8601 §5: Authentication-Results claiming our authserv-id are forged; removed,
-        the stored blob is the stripped bytes (a new digest)."""
+        the stored blob is the stripped bytes (a new digest, a new spool file if spooled)."""
+        spool_dir = str(Path(content.path).parent) if content.path is not None else None
+        work = functools.partial(_stripped, data, self._s.authserv_id, spool_dir)
         if len(data) > THREAD_THRESHOLD:
-            stripped = await asyncio.to_thread(strip_forged, data, self._s.authserv_id)
+            new = await asyncio.to_thread(work)
         else:
-            stripped = strip_forged(data, self._s.authserv_id)
-        if stripped == data:
+            new = work()
+        if new is None:
             return content, data
         log_event(log, "forged authentication-results removed", client=self.ip)
-        digest = hashlib.sha256(stripped).hexdigest()
-        if content.path is None:
-            return SpooledMessage(digest, len(stripped), stripped, None), stripped
-        path = await asyncio.to_thread(_write_spool, str(Path(content.path).parent), stripped)
         content.discard()
-        return SpooledMessage(digest, len(stripped), None, path), stripped
+        return new
 
     async def _authenticate(self, info: MessageInfo, data: bytes) -> _Checks:
         s = self._s
@@ -657,7 +656,17 @@ def _newest_sealer(header: bytes) -> str:
     return domain
 
 
-def _write_spool(directory: str, data: bytes) -> str:
-    with tempfile.NamedTemporaryFile(dir=directory, prefix="spool-", delete=False) as f:
-        f.write(data)
-        return f.name
+def _stripped(
+    data: bytes, authserv_id: str, spool_dir: str | None
+) -> tuple[SpooledMessage, bytes] | None:
+    """The message without forged fields, in memory or (`spool_dir`) in a new spool file;
+    None when nothing was removed."""
+    stripped = strip_forged(data, authserv_id)
+    if len(stripped) == len(data) and stripped == data:
+        return None
+    digest = hashlib.sha256(stripped).hexdigest()
+    if spool_dir is None:
+        return SpooledMessage(digest, len(stripped), stripped, None), stripped
+    with tempfile.NamedTemporaryFile(dir=spool_dir, prefix="spool-", delete=False) as f:
+        f.write(stripped)
+    return SpooledMessage(digest, len(stripped), None, f.name), stripped
