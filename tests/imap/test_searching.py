@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from roost.imap.grammar import Cursor
-from roost.imap.search import And, parse_search_keys
+from roost.imap.search import And, TextKey, parse_search_keys
 from roost.imap.searching import Candidate, decode_words, matches, needs_message
 from tests.imap.messages import DIGEST_LIKE, EIGHT_BIT, MIXED, SIMPLE, crlf
 
@@ -325,3 +325,15 @@ _MESSAGES = st.one_of(st.binary(max_size=400), st.lists(_LINES, max_size=30).map
 @given(_MESSAGES, st.sampled_from(_KEYS))
 def test_matches_never_raises(message: bytes, text: str) -> None:
     assert ok(text, message) in (True, False)
+
+
+def test_header_search_across_a_fold_and_in_encoded_words() -> None:
+    """The fast refusal on raw octets must not lose a match split by folding."""
+    msg = (
+        b"From: a@b.example\r\nSubject: hello\r\n world\r\n"
+        b"To: =?utf-8?q?J=C3=BCrgen?= <j@x>\r\n\r\nx"
+    )
+    cand = Candidate(1, 1, frozenset(), len(msg), dt.datetime(2026, 1, 1, tzinfo=dt.UTC), 1)
+    for key, hit in (("SUBJECT", "hello world"), ("TO", "jürgen"), ("SUBJECT", "absent")):
+        tree = And((TextKey(key, hit),))
+        assert matches(tree, cand, msg, max_seq=1, max_uid=1, saved=None) is (hit != "absent")

@@ -75,8 +75,9 @@ class FetchPlan:
 
 
 def load_bodies(blobs: BlobStore, rows: Sequence[StoredMessage]) -> list[bytes]:
-    """Runs on the store thread (inline blobs live in the database)."""
-    return [m.prefix + blobs.get(m.blob) for m in rows]
+    """Runs on the store thread (inline blobs live in the database): one query per chunk."""
+    found = blobs.get_many([m.blob for m in rows])
+    return [m.prefix + found[m.blob.digest] for m in rows]
 
 
 def structures_for(

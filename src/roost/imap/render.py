@@ -13,6 +13,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from roost.imap.fetch import Section
 from roost.message.structure import part_span
@@ -95,6 +96,10 @@ def header_fields(block: bytes, names: Iterable[str], *, exclude: bool) -> bytes
     """The fields of a header block named in `names` (or, with `exclude`, all others), in
     order, continuation lines kept; names compare case-insensitively (RFC 9051 §6.4.5)."""
     wanted = frozenset(n.upper().encode("utf-8", "replace") for n in names)
+    if not exclude:
+        # One C-level regex pass picks the named fields (with their continuation lines) out of
+        # the block; the loop below is the general path for HEADER.FIELDS.NOT.
+        return b"".join(_fields_matcher(wanted).findall(block))
     out: list[bytes] = []
     for match in _FIELD.finditer(block):
         field = match.group()
@@ -105,6 +110,17 @@ def header_fields(block: bytes, names: Iterable[str], *, exclude: bool) -> bytes
         if (name in wanted) != exclude:
             out.append(field)
     return b"".join(out)
+
+
+@lru_cache(maxsize=64)
+def _fields_matcher(names: frozenset[bytes]) -> re.Pattern[bytes]:
+    """Lines starting a field named in `names` (any case; blanks allowed before the colon, as
+    the loop above allows) and their continuation lines."""
+    alternatives = b"|".join(re.escape(n) for n in sorted(names))
+    return re.compile(
+        rb"^(?:" + alternatives + rb")[ \t]*:[^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*",
+        re.IGNORECASE | re.MULTILINE,
+    )
 
 
 def section_data(message: bytes, section: Section) -> bytes | None:

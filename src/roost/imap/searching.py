@@ -106,7 +106,17 @@ def matches(
 class _Context:
     """One evaluation: the candidate plus what was parsed from its bytes, parsed at most once."""
 
-    __slots__ = ("_body", "_fields", "_header_text", "c", "max_seq", "max_uid", "message", "saved")
+    __slots__ = (
+        "_block",
+        "_body",
+        "_fields",
+        "_header_text",
+        "c",
+        "max_seq",
+        "max_uid",
+        "message",
+        "saved",
+    )
 
     def __init__(
         self,
@@ -122,6 +132,7 @@ class _Context:
         self.max_uid = max_uid
         self.saved = saved
         self._fields: dict[str, list[str]] | None = None
+        self._block: bytes | None = None
         self._header_text: str | None = None
         self._body: str | None = None
 
@@ -200,6 +211,12 @@ class _Context:
             return None
 
     def _header(self, name: str, value: str) -> bool:
+        block = self.header_block()
+        # Fast refusal: in an ASCII header without encoded words, a match must show in the
+        # unfolded octets (any case); most messages are refused here without parsing fields.
+        plain = value.isascii() and block.isascii() and b"=?" not in block
+        if value and plain and value.lower().encode() not in _UNFOLD.sub(b"", block).lower():
+            return False
         values = self.fields().get(name)
         if values is None:
             return False
@@ -218,12 +235,18 @@ class _Context:
 
     # --- lazily parsed message -------------------------------------------------------------
 
+    def header_block(self) -> bytes:
+        if self._block is None:
+            msg = self.message
+            self._block = b"" if msg is None else msg[: min(header_end(msg), MAX_RAW)]
+        return self._block
+
     def fields(self) -> dict[str, list[str]]:
         """Lower-cased field name -> decoded values of the top-level header."""
         if self._fields is None:
             self._fields = {}
             if self.message is not None:
-                block = self.message[: min(header_end(self.message), MAX_RAW)]
+                block = self.header_block()
                 for name, value in _split_fields(block):
                     self._fields.setdefault(name, []).append(value)
         return self._fields
