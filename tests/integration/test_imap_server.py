@@ -410,3 +410,20 @@ def test_random_input_never_takes_the_server_down(server: RunningServer) -> None
             assert status_of(lines) in (b"OK", b"NO", b"BAD"), (line, lines)
         assert status_of(raw.command("NOOP")) == b"OK"
         raw.close()
+
+
+def test_header_fields_of_a_header_longer_than_the_head_read(server: RunningServer) -> None:
+    """Header-only FETCH reads a body's first octets; a longer header is read whole."""
+    filler = b"".join(b"X-Filler-%d: %s\r\n" % (n, b"y" * 60) for n in range(120))  # ~8 KB
+    msg = b"From: a@b.example\r\n" + filler + b"Subject: at the end\r\n\r\nbody\r\n"
+    raw = RawImap(server)
+    raw.send(b"a1 APPEND INBOX {%d+}\r\n" % len(msg) + msg + b"\r\n")
+    assert status_of(raw.read_until(b"a1")) == b"OK"
+    raw.command("SELECT INBOX")
+    lines = raw.command("FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)] RFC822.HEADER)")
+    joined = b"".join(lines)
+    assert b"From: a@b.example\r\nSubject: at the end\r\n\r\n" in joined
+    assert b"X-Filler-119" in joined  # RFC822.HEADER: the whole header
+    assert b"body" not in joined
+    assert b"* SEARCH 1" in b"".join(raw.command('SEARCH SUBJECT "at the end"'))
+    raw.close()

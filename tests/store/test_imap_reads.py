@@ -205,3 +205,9 @@ def test_mailbox_index_and_batched_blobs(local_store: Store) -> None:
         local_store.mailbox_index(ALICE, "Nope")
     found = local_store.get_blobs([one.blob.digest, two.blob.digest, "0" * 64])
     assert found == {one.blob.digest: body("one")[1], two.blob.digest: body("two")[1]}
+
+
+def test_blob_heads(local_store: Store) -> None:
+    one = append(local_store, "INBOX", "one")
+    heads = local_store.get_blob_heads([one.blob.digest, "0" * 64], 10)
+    assert heads == {one.blob.digest: body("one")[1][:10]}

@@ -16,6 +16,7 @@ from roost.imap import render
 from roost.imap import responses as r
 from roost.imap.encode import encode_value, literal
 from roost.imap.fetch import Attribute, BinarySize, FetchItem, Section
+from roost.imap.render import header_end
 from roost.imap.view import MailboxView
 from roost.message.wire import compute_structure
 from roost.store.common import encode_flags
@@ -41,6 +42,7 @@ class FetchPlan:
     sets_seen: bool
     changed_since: int | None
     from_view: bool  # only UID, FLAGS, MODSEQ: the session's view answers, no query
+    header_only: bool  # the items need only the top-level header: read heads, not bodies
 
     @classmethod
     def build(
@@ -71,13 +73,45 @@ class FetchPlan:
             for i in out
         )
         from_view = all(isinstance(i, Attribute) and i.name in VIEW_ITEMS for i in out)
-        return cls(tuple(out), needs_body, needs_structure, sets_seen, changed_since, from_view)
+        header_only = needs_body and all(
+            (isinstance(i, Attribute) and i.name not in BODY_ATTRIBUTES - {"RFC822.HEADER"})
+            or (
+                isinstance(i, Section)
+                and not i.part
+                and not i.binary
+                and (i.specifier or "").startswith("HEADER")
+            )
+            for i in out
+        )
+        return cls(
+            tuple(out), needs_body, needs_structure, sets_seen, changed_since, from_view,
+            header_only,
+        )  # fmt: skip
+
+
+HEAD_OCTETS = 4096  # read first when only the header is needed; most headers fit
 
 
 def load_bodies(blobs: BlobStore, rows: Sequence[StoredMessage]) -> list[bytes]:
     """Runs on the store thread (inline blobs live in the database): one query per chunk."""
     found = blobs.get_many([m.blob for m in rows])
     return [m.prefix + found[m.blob.digest] for m in rows]
+
+
+def load_headers(blobs: BlobStore, rows: Sequence[StoredMessage]) -> list[bytes]:
+    """Runs on the store thread: each message's prefix and top-level header (and maybe some
+    body). The first HEAD_OCTETS of each body in one query; a message whose header is longer
+    is read whole. Callers must use only the header of what they get."""
+    heads = blobs.get_heads([m.blob for m in rows], HEAD_OCTETS)
+    short = [
+        m.blob
+        for m in rows
+        if len(heads[m.blob.digest]) < m.blob.size
+        and header_end(heads[m.blob.digest]) >= len(heads[m.blob.digest])
+    ]
+    if short:
+        heads.update(blobs.get_many(short))
+    return [m.prefix + heads[m.blob.digest] for m in rows]
 
 
 def structures_for(
@@ -137,7 +171,8 @@ async def render_fetch(
         part = rows[start:end]
         bodies: list[bytes | None] = [None] * len(part)
         if plan.needs_body:
-            bodies = list(await runner.run(load_bodies, ctx.blobs, part))
+            load = load_headers if plan.header_only else load_bodies
+            bodies = list(await runner.run(load, ctx.blobs, part))
         for row, body in zip(part, bodies, strict=True):
             seq = seq_of.get(row.uid)
             if seq is None:

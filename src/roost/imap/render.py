@@ -46,6 +46,7 @@ _WSP = re.compile(rb"[ \t\r\n]+")
 _IDENTITY = frozenset(("7bit", "8bit", "binary"))
 
 
+@lru_cache(maxsize=256)
 def section_label(section: Section, *, origin: int | None) -> str:
     """The item name in the FETCH response: `BODY[1.HEADER.FIELDS (FROM TO)]<0>`.
 

@@ -136,6 +136,16 @@ class FileBlobStore:
     def get_many(self, refs: Sequence[BlobRef]) -> dict[str, bytes]:
         return {ref.digest: self.get(ref) for ref in refs}
 
+    def get_head(self, ref: BlobRef, length: int) -> bytes:
+        try:
+            with self.path(ref.digest).open("rb") as f:
+                return f.read(length)
+        except FileNotFoundError:
+            raise NotFound(f"blob {ref.digest} is missing from {self._root}") from None
+
+    def get_heads(self, refs: Sequence[BlobRef], length: int) -> dict[str, bytes]:
+        return {ref.digest: self.get_head(ref, length) for ref in refs}
+
     def exists(self, ref: BlobRef) -> bool:
         return self.path(ref.digest).is_file()
 

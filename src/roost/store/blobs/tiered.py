@@ -88,6 +88,15 @@ class TieredBlobStore:
                 found[ref.digest] = self.get(ref)
         return found
 
+    def get_heads(self, refs: Sequence[BlobRef], length: int) -> dict[str, bytes]:
+        """The first `length` octets of each body: inline ones in one query; files read
+        only that far."""
+        found = self.store.get_blob_heads([r.digest for r in refs if self._inline(r)], length)
+        for ref in refs:
+            if ref.digest not in found:
+                found[ref.digest] = self.files.get_head(ref, length)
+        return found
+
     def exists(self, ref: BlobRef) -> bool:
         if self._inline(ref):
             return self.store.get_blob(ref.digest) is not None or self.files.exists(ref)
