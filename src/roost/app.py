@@ -137,6 +137,8 @@ class RoostServer:
         # One per server: every listener (SMTP, POP3, IMAP) counts failures in the same tables.
         self._auth = AuthService(self._directory.get, cfg.auth)
         self._manager: QueueManager | None = None
+        # One resolver (and cache) for delivery and the checks on the MX listener.
+        self.resolver = Resolver.from_config(cfg.dns)
         if cfg.delivery.enabled:
             background: list[Coroutine[Any, Any, None]] = []
             self._manager = build_manager(
@@ -147,12 +149,11 @@ class RoostServer:
                 intake=self._intake,
                 directory=self._directory.get,
                 background=background,
+                resolver=self.resolver,
             )
             self._tasks += [asyncio.create_task(work) for work in background]
             self._intake.committed.append(self._manager.wake)
             self._tasks.append(asyncio.create_task(self._manager.run()))
-        # One resolver (and cache) for the checks on the MX listener.
-        self.resolver = Resolver.from_config(cfg.dns)
         self.screening = Screening(cfg, self.resolver, self._runner)
         if self.screening.greylister is not None:
             purge = self.screening.purge_greylist(GREYLIST_PURGE_SECONDS)

@@ -64,6 +64,11 @@ class ChecksConfig(_Section):
     arc_seal_forwarded: bool = Field(
         True, description="ARC-seal mail forwarded by aliases to other domains, with the DKIM key"
     )
+    dmarc_reports: bool = Field(
+        False,
+        description="mail each domain's daily DMARC aggregate report to its rua (RFC 7489 "
+        "§7.2; needs delivery); evaluations are recorded either way (`roost dmarc report`)",
+    )
 
     @field_validator("trusted_arc_sealers")
     @classmethod

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from roost.auth import dmarc_report
 from roost.auth.dkim import DkimSigner, signing_domain
 from roost.config import RoostConfig, resolve_path
 from roost.delivery import smtp_session, tlsrpt
@@ -65,6 +66,30 @@ async def daily_tls_reports(
         await asyncio.sleep(TLSRPT_CHECK_SECONDS)
 
 
+async def daily_dmarc_reports(
+    config: RoostConfig,
+    runner: AsyncStore,
+    resolver: Resolver,
+    submit: Callable[[str, list[str], bytes], Awaitable[Any]],
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    """RFC 7489 §7.2: each UTC day, mail the previous day's aggregate reports to the rua of
+    every domain whose mail was evaluated (checks.dmarc_reports)."""
+    hostname = config.server.hostname
+    sent_for = ""
+    while True:
+        yesterday = (clock() - timedelta(days=1)).strftime("%Y-%m-%d")
+        if yesterday != sent_for:
+            count = await dmarc_report.send_daily_reports(
+                runner, resolver, submit, yesterday, organization=hostname,
+                contact=f"postmaster@{hostname}", from_addr=f"noreply-dmarc@{hostname}",
+                hostname=hostname,
+            )  # fmt: skip
+            log_event(log, "dmarc reports sent", day=yesterday, reports=count)
+            sent_for = yesterday
+        await asyncio.sleep(TLSRPT_CHECK_SECONDS)
+
+
 def build_manager(
     config: RoostConfig,
     *,
@@ -74,10 +99,12 @@ def build_manager(
     intake: Intake,
     directory: Callable[[], Directory],
     background: list[Coroutine[Any, Any, None]],
+    resolver: Resolver | None = None,
 ) -> QueueManager:
-    """The queue manager with its collaborators; loops it needs running go into `background`."""
+    """The queue manager with its collaborators; loops it needs running go into `background`.
+    `resolver` is shared with the inbound checks when given (one DNS cache per process)."""
     cfg = config.delivery
-    resolver = Resolver.from_config(config.dns)
+    resolver = resolver or Resolver.from_config(config.dns)
     ca_file = str(resolve_path(config, cfg.tls_ca_file)) if cfg.tls_ca_file else ""
     contexts = tls_contexts(ca_file)
     mtasts = None
@@ -96,6 +123,8 @@ def build_manager(
                              hostname=hostname, retry=cfg.retry)  # fmt: skip
     if cfg.tlsrpt:
         background.append(daily_tls_reports(config, runner, resolver, submit))
+    if config.checks.dmarc_reports:
+        background.append(daily_dmarc_reports(config, runner, resolver, submit))
     return QueueManager(
         store=store, blobs=blobs, runner=runner, config=cfg, node=node_name(config),
         router=router, sender=sender, notifier=notifier, sign=_signer(config, directory),

@@ -112,7 +112,10 @@ class SmtpProtocol(asyncio.Protocol):
         log_event(log, "connect", session=self._session.session_id,
                   client=f"{self._ip}:{port}", listener=handler.policy.name)  # fmt: skip
         self._watchdog = IdleTimer(self._timeout, self._expire)
-        self._transport.write(self._session.greeting().format())
+        greeting = self._session.greeting()
+        self._transport.write(greeting.format())
+        if greeting.code == 421:  # RFC 5321 §3.8: refused at connect (e.g. rate): say so, close
+            self._transport.close()
 
     def data_received(self, data: bytes) -> None:
         if not self._admitted or self._finished:
