@@ -113,6 +113,8 @@ def _sections(hostname: str, d: RoostConfig) -> list[tuple[str, str | None, list
             ("trusted_arc_sealers", tomlkit.array(),
              "Mailing lists/forwarders whose valid ARC seal overrides a DMARC failure,\n"
              'e.g. ["google.com", "lists.example.org"].'),
+            ("dmarc_reports", d.checks.dmarc_reports,
+             "Mail each day's DMARC aggregate report to the sending domains' rua addresses."),
         ]),
         ("dnsbl", "DNS blocklists, asked at connect (client IP) and MAIL FROM (sender domain).", [
             ("zones", tomlkit.array(),
