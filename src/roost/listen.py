@@ -1,5 +1,5 @@
-"""Plumbing every listener shares (SMTP, POP3, and IMAP next): connection caps, idle timers,
-and an orderly shutdown. Protocol adapters (smtp/aio.py, pop3/aio.py) build on these."""
+"""Plumbing every listener shares (SMTP, POP3, IMAP): connection caps, idle timers,
+and an orderly shutdown. Protocol adapters (smtp/, pop3/, imap/aio.py) build on these."""
 
 from __future__ import annotations
 
@@ -82,3 +82,10 @@ async def shut_down_all(connections: Iterable[Closable], grace: float) -> None:
         await asyncio.wait(pending, timeout=grace)
     for conn in current:
         conn.abort()
+
+
+def half_close_ok(transport: asyncio.BaseTransport | None) -> bool:
+    """What `eof_received` should return: True keeps a plain socket open so the answer in
+    progress can still be written (the adapter closes it afterwards); on TLS asyncio ignores
+    True and warns, and closing is right anyway."""
+    return transport is None or transport.get_extra_info("sslcontext") is None

@@ -19,7 +19,7 @@ from roost.imap.commands import Command
 from roost.imap.core import ImapContext
 from roost.imap.parser import CommandReader
 from roost.imap.session import ImapSession
-from roost.listen import ConnectionLimiter, IdleTimer, shut_down_all
+from roost.listen import ConnectionLimiter, IdleTimer, half_close_ok, shut_down_all
 from roost.obs.log import log_event
 
 log = logging.getLogger("roost.imap")
@@ -108,9 +108,7 @@ class ImapProtocol(asyncio.Protocol):
         if self._admitted and not self._finished:
             self._reader.receive_data(b"")
             self._kick()
-        # Keep the socket half-open to finish the answer in progress; asyncio ignores (and warns
-        # about) True on TLS transports, where the close is ours anyway.
-        return self._transport is None or self._transport.get_extra_info("sslcontext") is None
+        return half_close_ok(self._transport)  # we close it ourselves, after the answer
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._writable is not None:

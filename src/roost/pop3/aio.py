@@ -14,7 +14,7 @@ import ssl
 from collections.abc import Coroutine
 from typing import Any, cast
 
-from roost.listen import ConnectionLimiter, IdleTimer, shut_down_all
+from roost.listen import ConnectionLimiter, IdleTimer, half_close_ok, shut_down_all
 from roost.obs.log import log_event
 from roost.pop3.events import NEED_DATA, ConnectionClosed, Response, err
 from roost.pop3.server import Pop3Connection, Pop3Options, format_response
@@ -102,7 +102,7 @@ class Pop3Protocol(asyncio.Protocol):
             self._conn.receive_data(b"")
             if self._task is None:
                 self._pump()
-        return True  # we close the transport ourselves, after any answer in progress
+        return half_close_ok(self._transport)  # we close it ourselves, after the answer
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._finish()

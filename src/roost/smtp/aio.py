@@ -17,7 +17,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
-from roost.listen import ConnectionLimiter, IdleTimer, shut_down_all
+from roost.listen import ConnectionLimiter, IdleTimer, half_close_ok, shut_down_all
 from roost.obs.log import log_event
 from roost.smtp.events import NEED_DATA, ConnectionClosed, Event
 from roost.smtp.inbound import Answer, ClientInfo, InboundSession, ListenerPolicy, ServerContext
@@ -130,7 +130,7 @@ class SmtpProtocol(asyncio.Protocol):
             self._conn.receive_data(b"")
             if self._task is None:
                 self._pump()
-        return True  # we close the transport ourselves, after any answer in progress
+        return half_close_ok(self._transport)  # we close it ourselves, after the answer
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._finish()
