@@ -390,3 +390,57 @@ def test_stdlib_built_message_parts() -> None:
         mime = data(raw, f"BODY[{label}.MIME]")
         assert mime is not None
         assert part["Content-Type"].split(";")[0].encode() in mime
+
+
+# --- header sections from a stored header block ---------------------------------------------
+
+_LINES = st.lists(
+    st.sampled_from(
+        [
+            b"From: a@b\r\n",
+            b"from :x\r\n",
+            b"TO:\r\n",
+            b"To: c,\r\n d\r\n",
+            b"Subject: s\n",
+            b" folded\r\n",
+            b"\tfolded\r\n",
+            b"\r\n",
+            b"\n",
+            b"X-A: 1\r\n",
+            b"Date: d\r",
+            b"\r",
+            b"Message-Id: <m>\r\n",
+            b"NoColon\r\n",
+            b"Fromage: no\r\n",
+            b"x\x00y: z\r\n",
+            b"Subject\t: t\r\n",
+            b"body text\r\n",
+        ]
+    ),
+    max_size=12,
+)
+_SECTIONS = [
+    "BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE MESSAGE-ID)]",
+    "BODY.PEEK[HEADER.FIELDS (subject)]<3.9>",
+    "BODY.PEEK[HEADER.FIELDS.NOT (FROM X-A)]",
+    "BODY.PEEK[HEADER]",
+    "BODY.PEEK[HEADER]<2.20>",
+]
+
+
+@settings(max_examples=400)
+@given(_LINES, st.sampled_from([b"", b"Received: by x\r\n", b"Delivered-To: a\r\nR: b\r\n"]))
+def test_header_reader_on_a_stored_block_equals_section_data(
+    lines: list[bytes], prefix: bytes
+) -> None:
+    """FETCH from the kept header block (prefix + the blob's BODY[HEADER]) gives the octets
+    section_data gives from the whole message."""
+    from roost.imap.render import header_reader
+    from roost.message.wire import header_block
+
+    blob = b"".join(lines)
+    kept = prefix + header_block(blob)
+    for text in _SECTIONS:
+        section = sec(text)
+        assert header_reader(section)(kept) == section_data(prefix + blob, section), text
+        assert header_reader(section)(prefix + blob) == section_data(prefix + blob, section)

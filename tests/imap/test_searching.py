@@ -337,3 +337,96 @@ def test_header_search_across_a_fold_and_in_encoded_words() -> None:
     for key, hit in (("SUBJECT", "hello world"), ("TO", "jürgen"), ("SUBJECT", "absent")):
         tree = And((TextKey(key, hit),))
         assert matches(tree, cand, msg, max_seq=1, max_uid=1, saved=None) is (hit != "absent")
+
+
+# --- header keys over the kept header block ---------------------------------------------------
+
+_HEADER_LINES = st.lists(
+    st.sampled_from(
+        [
+            "From: Carol <carol@example.com>\r\n",
+            "FROM : CAROL\r\n",
+            "From: =?utf-8?q?Car=C3=B6l?=\r\n",
+            "From: Carö\r\n",
+            "To: bob,\r\n carol@x\r\n",
+            "Subject: re: hello\r\n",
+            " world\r\n",
+            "\tcarol\r\n",
+            "Cc:\r\n",
+            "X-From: carol\r\n",
+            "Subject: STRASSE\n",
+            "Subject: straße\r\n",
+            "\r\n",
+            "body carol\r\n",
+            "Fromage: carol\r\n",
+            "Date: Tue, 4 Mar 2025 10:00:00 +0000\r\n",
+        ]
+    ),
+    max_size=10,
+)
+_HEADER_SEARCHES = [
+    'FROM "carol"',
+    'FROM "CAROL@EXAMPLE"',
+    'FROM "carö"',
+    "FROM carol TO bob",
+    'TO "bob, carol"',
+    'SUBJECT "hello world"',
+    'SUBJECT "re: hello"',
+    'SUBJECT "ss"',
+    'SUBJECT "ß"',
+    'CC ""',
+    'HEADER X-From "carol"',
+    'HEADER Fromage ""',
+    "OR FROM carol NOT SUBJECT hello",
+    "SEEN FROM carol",
+    'SENTBEFORE 1-Jan-2026 FROM "c"',
+    'HEADER "From" "carol@"',
+]
+
+
+def _reference_header(block: bytes, name: str, value: str) -> bool:
+    """The header key as fields() defines it, without the ASCII shortcut."""
+    from roost.imap.searching import _split_fields
+
+    values = [v for n, v in _split_fields(block) if n == name]
+    if not values:
+        return False
+    return not value or any(value.casefold() in v.casefold() for v in values)
+
+
+@settings(max_examples=300)
+@given(_HEADER_LINES, st.sampled_from([b"", b"Received: from carol\r\n"]))
+def test_header_keys_on_the_kept_block_match_as_on_the_whole_message(
+    lines: list[str], prefix: bytes
+) -> None:
+    """Header SEARCH on prefix + the kept header block gives what it gives on the whole
+    message; the raw prefilter never drops a match; the ASCII shortcut agrees with fields()."""
+    from roost.imap.render import header_end
+    from roost.imap.searching import header_needles, may_match, only_header
+    from roost.message.wire import header_block
+
+    blob = "".join(lines).encode("utf-8") + b"body: carol\r\n"
+    whole = prefix + blob
+    kept = prefix + header_block(blob)
+    for text in _HEADER_SEARCHES:
+        key = keys(text)
+        assert only_header(key)
+        got = ok(text, whole)
+        assert ok(text, kept) == got, text
+        if got:
+            assert may_match(kept, header_needles(key)), text
+    block = whole[: header_end(whole)]
+    for name, value in [("from", "carol"), ("subject", "hello world"), ("cc", ""), ("to", "b")]:
+        assert ok(f'HEADER {name} "{value}"', whole) == _reference_header(block, name, value)
+
+
+def test_only_header_and_needles() -> None:
+    from roost.imap.searching import header_needles, only_header
+
+    assert only_header(keys("FROM carol UNSEEN LARGER 10 UID 1:5 OR TO a SENTON 1-Jan-2020"))
+    assert not only_header(keys("FROM carol SINCE 1-Jan-2020"))
+    assert not only_header(keys("BODY carol"))
+    assert not only_header(keys("TEXT carol"))
+    assert header_needles(keys('FROM Carol SUBJECT "a b" NOT TO x CC "" SUBJECT "é"')) == [
+        b"carol", b"a b",
+    ]  # fmt: skip

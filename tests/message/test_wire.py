@@ -35,8 +35,15 @@ def test_multipart_with_nested_message() -> None:
 def test_prefix_lines_change_nothing_but_are_not_part_of_the_blob() -> None:
     """The structure is keyed by blob: Roost's Received/Delivered-To prefix adds header lines
     only, which change neither ENVELOPE nor BODYSTRUCTURE."""
-    prefixed = b"Delivered-To: b@y.org\r\nReceived: from x by y; date\r\n" + MIXED
-    assert compute_structure(prefixed) == compute_structure(MIXED)
+    prefix = b"Delivered-To: b@y.org\r\nReceived: from x by y; date\r\n"
+    with_prefix, blob = compute_structure(prefix + MIXED), compute_structure(MIXED)
+    assert (with_prefix.envelope, with_prefix.body, with_prefix.bodystructure) == (
+        blob.envelope, blob.body, blob.bodystructure,
+    )  # fmt: skip
+    # The kept header block is the blob's: a reader puts the row's prefix in front.
+    assert blob.header is not None
+    assert MIXED.startswith(blob.header)
+    assert with_prefix.header == prefix + blob.header
 
 
 def test_garbage_still_gives_a_structure() -> None:

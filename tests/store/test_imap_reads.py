@@ -211,3 +211,47 @@ def test_blob_heads(local_store: Store) -> None:
     one = append(local_store, "INBOX", "one")
     heads = local_store.get_blob_heads([one.blob.digest, "0" * 64], 10)
     assert heads == {one.blob.digest: body("one")[1][:10]}
+
+
+# --- stored header blocks (schema 8) ----------------------------------------------------------
+
+
+def test_header_rows_carry_the_stored_header_and_fill_old_rows(local_store: Store) -> None:
+    """header_rows: UID, flags, MODSEQ, size, prefix and the blob's header block; None for a
+    structure stored without one (before schema 8) or no structure; put_headers fills only
+    those, and only where a structure row exists."""
+    kept, kept_data = body("kept")
+    local_store.append_message(ALICE, "INBOX", kept, kept_data, frozenset(["\\Seen"]), WHEN,
+                               structure=compute_structure(kept_data))  # fmt: skip
+    old, old_data = body("old")
+    s = compute_structure(old_data)
+    local_store.append_message(ALICE, "INBOX", old, old_data, frozenset(), WHEN,
+                               structure=replace(s, header=None))  # fmt: skip
+    bare, bare_data = body("bare")
+    local_store.append_message(ALICE, "INBOX", bare, bare_data, frozenset(), WHEN)
+    rows = local_store.header_rows(ALICE, "INBOX", [3, 2, 1, 99])
+    assert [r.uid for r in rows] == [1, 2, 3]
+    full = {m.uid: m for m in local_store.get_messages(ALICE, "INBOX", [1, 2, 3])}
+    for r in rows:
+        m = full[r.uid]
+        assert (r.flags.split(), r.modseq, r.size, r.prefix, r.blob) == (
+            sorted(m.flags), m.modseq, m.size, m.prefix, m.blob,
+        )  # fmt: skip
+    assert [r.header for r in rows] == [b"From: a@remote.test\r\nSubject: kept\r\n\r\n", None, None]
+    assert local_store.get_structures([old.digest])[old.digest].header is None
+    local_store.put_headers([(old.digest, s.header or b""), (bare.digest, b"X: y\r\n\r\n")])
+    local_store.put_headers([(old.digest, b"not again\r\n\r\n")])  # only NULL is filled
+    assert [r.header for r in local_store.header_rows(ALICE, "INBOX", [1, 2, 3])] == [
+        b"From: a@remote.test\r\nSubject: kept\r\n\r\n",
+        b"From: a@remote.test\r\nSubject: old\r\n\r\n",
+        None,  # no structure row: nothing to fill
+    ]
+    with pytest.raises(NotFound):
+        local_store.header_rows(ALICE, "Nope", [1])
+
+
+def test_a_header_longer_than_the_cap_is_not_kept() -> None:
+    long_header = b"".join(b"X-F%d: %s\r\n" % (n, b"y" * 70) for n in range(300)) + b"\r\nbody"
+    assert compute_structure(long_header).header == b""
+    assert compute_structure(b"A: b\r\n\r\nbody").header == b"A: b\r\n\r\n"
+    assert compute_structure(b"no blank line").header == b"no blank line"

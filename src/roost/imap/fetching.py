@@ -8,7 +8,8 @@ for structures, one for the bytes (bounded by MAX_CHUNK_OCTETS), then the respon
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,10 +19,10 @@ from roost.imap.encode import encode_value, literal
 from roost.imap.fetch import Attribute, BinarySize, FetchItem, Section
 from roost.imap.render import header_end
 from roost.imap.view import MailboxView
-from roost.message.wire import compute_structure
-from roost.store.common import encode_flags
+from roost.message.wire import compute_structure, header_block
+from roost.store.common import decode_flags, encode_flags
 from roost.store.interface import BlobStore, Store
-from roost.store.types import MessageStructure, StoredMessage
+from roost.store.types import HeaderRow, MessageStructure, StoredMessage
 
 if TYPE_CHECKING:
     from roost.imap.core import SessionCore
@@ -30,6 +31,7 @@ MAX_CHUNK_OCTETS = 8 * 1024 * 1024  # message bytes loaded at once for BODY[] it
 VIEW_ITEMS = frozenset(["UID", "FLAGS", "MODSEQ"])
 BODY_ATTRIBUTES = frozenset(["RFC822", "RFC822.HEADER", "RFC822.TEXT"])
 STRUCTURE_ATTRIBUTES = frozenset(["ENVELOPE", "BODYSTRUCTURE", "BODY"])
+HEADER_ROW_ATTRIBUTES = frozenset(["UID", "FLAGS", "MODSEQ", "RFC822.SIZE", "RFC822.HEADER"])
 _HEADER = Section(specifier="HEADER", peek=True)
 _TEXT = Section(specifier="TEXT", peek=True)
 
@@ -43,6 +45,7 @@ class FetchPlan:
     changed_since: int | None
     from_view: bool  # only UID, FLAGS, MODSEQ: the session's view answers, no query
     header_only: bool  # the items need only the top-level header: read heads, not bodies
+    header_rows: bool  # ... and nothing a HeaderRow lacks: served from stored header blocks
 
     @classmethod
     def build(
@@ -83,9 +86,18 @@ class FetchPlan:
             )
             for i in out
         )
+        header_rows = (
+            header_only
+            and not sets_seen
+            and all(
+                (isinstance(i, Attribute) and i.name in HEADER_ROW_ATTRIBUTES)
+                or (isinstance(i, Section) and not i.part)
+                for i in out
+            )
+        )
         return cls(
             tuple(out), needs_body, needs_structure, sets_seen, changed_since, from_view,
-            header_only,
+            header_only, header_rows,
         )  # fmt: skip
 
 
@@ -130,6 +142,110 @@ def structures_for(
         store.put_structures(list(new.items()))
         found.update(new)
     return found
+
+
+def load_header_rows(store: Store, blobs: BlobStore, rows: Sequence[HeaderRow]) -> list[bytes]:
+    """Runs on the store thread: prefix + header block of each row. A header not stored (a
+    structure row from before schema 8: it is filled in now) or too long to store is read from
+    the body; callers must use only the header of what they get."""
+    heads: dict[str, bytes] = {}
+    unknown = [m.blob for m in rows if not m.header]
+    if unknown:
+        bodies = blobs.get_many(unknown)
+        heads = {ref.digest: bodies[ref.digest] for ref in unknown}
+        fill = {m.blob.digest: header_block(heads[m.blob.digest]) for m in rows if m.header is None}
+        store.put_headers(sorted((d, h) for d, h in fill.items() if h))
+    return [m.prefix + (m.header or heads[m.blob.digest]) for m in rows]
+
+
+def read_header_chunk(
+    store: Store, blobs: BlobStore, user: str, mailbox: str, uids: Sequence[int]
+) -> tuple[list[HeaderRow], list[bytes]]:
+    """Runs on the store thread: the header rows of `uids` and each one's prefix + header."""
+    rows = store.header_rows(user, mailbox, uids)
+    if all(m.header for m in rows):
+        return rows, [m.prefix + m.header for m in rows if m.header]
+    return rows, load_header_rows(store, blobs, rows)
+
+
+async def header_chunks(
+    session: SessionCore, mailbox: str, uids: Sequence[int], size: int
+) -> AsyncIterator[tuple[list[HeaderRow], list[bytes]]]:
+    """`read_header_chunk` for each `size` UIDs, the next chunk read on the store thread while
+    the caller works on this one (the read is about half the time of a header FETCH)."""
+    ctx = session.ctx
+
+    def start(i: int) -> asyncio.Future[tuple[list[HeaderRow], list[bytes]]]:
+        part = list(uids[i : i + size])
+        return asyncio.ensure_future(
+            ctx.runner.run(read_header_chunk, ctx.store, ctx.blobs, session.user, mailbox, part)
+        )
+
+    pending = start(0) if uids else None
+    try:
+        for i in range(0, len(uids), size):
+            assert pending is not None
+            result = await pending
+            pending = start(i + size) if i + size < len(uids) else None
+            yield result
+    finally:
+        if pending is not None:
+            pending.cancel()
+
+
+async def render_header_rows(
+    session: SessionCore,
+    plan: FetchPlan,
+    view: MailboxView,
+    uids: Sequence[int],
+    seq_of: dict[int, int],
+    size: int,
+) -> None:
+    """A FETCH that `plan.header_rows` allows: lean queries (no dates, no bodies unless a
+    header is not stored), each section's reader chosen once, one write per chunk."""
+    steps = [_header_step(item) for item in plan.items]
+    flag_text: dict[str, bytes] = {}
+    async for rows, blocks in header_chunks(session, view.name, uids, size):
+        out: list[bytes] = []
+        for row, block in zip(rows, blocks, strict=True):
+            seq = seq_of.get(row.uid)
+            if seq is None or (plan.changed_since is not None and row.modseq <= plan.changed_since):
+                continue
+            parts: list[bytes] = []
+            for kind, label, read in steps:
+                if kind == 0:  # a section: label, then the literal
+                    data = read(block)
+                    parts.append(label + b"{%d}\r\n" % len(data) + data)
+                elif kind == 1:
+                    parts.append(b"UID %d" % row.uid)
+                elif kind == 2:
+                    flags = flag_text.get(row.flags)
+                    if flags is None:
+                        atoms = r.flag_atoms(sorted(decode_flags(row.flags)))
+                        flags = flag_text[row.flags] = b"FLAGS " + encode_value(atoms)
+                    parts.append(flags)
+                elif kind == 3:
+                    parts.append(b"MODSEQ (%d)" % row.modseq)
+                else:
+                    parts.append(b"RFC822.SIZE %d" % row.size)
+            out.append(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
+        session.io.write(b"".join(out))
+        await session.io.drain()
+
+
+_HEADER_KINDS = {"UID": 1, "FLAGS": 2, "MODSEQ": 3, "RFC822.SIZE": 4}
+
+
+def _header_step(item: FetchItem) -> tuple[int, bytes, render.HeaderReader]:
+    """(kind, label, reader) of an item of a header_rows plan: the same bytes as _render."""
+    if isinstance(item, Attribute) and item.name in _HEADER_KINDS:
+        return _HEADER_KINDS[item.name], b"", render.header_reader(_HEADER)
+    if isinstance(item, Attribute):  # RFC822.HEADER
+        return 0, b"RFC822.HEADER ", render.header_reader(_HEADER)
+    assert isinstance(item, Section)
+    origin = item.partial[0] if item.partial else None
+    label = render.section_label(item, origin=origin).encode("ascii") + b" "
+    return 0, label, render.header_reader(item)
 
 
 async def render_fetch(

@@ -18,7 +18,13 @@ from roost.imap import responses as r
 from roost.imap.core import SessionCore
 from roost.imap.encode import Encodable
 from roost.imap.fetch import Attribute
-from roost.imap.fetching import FetchPlan, load_bodies, render_fetch
+from roost.imap.fetching import (
+    FetchPlan,
+    header_chunks,
+    load_bodies,
+    render_fetch,
+    render_header_rows,
+)
 from roost.imap.mailboxes import drop_unused
 from roost.imap.search import (
     And,
@@ -30,7 +36,14 @@ from roost.imap.search import (
     SearchKey,
     SequenceKey,
 )
-from roost.imap.searching import Candidate, matches, needs_message
+from roost.imap.searching import (
+    Candidate,
+    header_needles,
+    matches,
+    may_match,
+    needs_message,
+    only_header,
+)
 from roost.imap.sequence import SequenceSet
 from roost.imap.states import State
 from roost.imap.view import BadSequence, MailboxView
@@ -311,6 +324,10 @@ class MessageCommands(SessionCore):
             return
         seq_of = {uid: seq for seq, uid in targets}
         uids = [uid for _, uid in targets]
+        if plan.header_rows:
+            await render_header_rows(self, plan, view, uids, seq_of, CHUNK)
+            self.ok(cmd.tag, "FETCH completed")
+            return
         for i in range(0, len(uids), CHUNK):
             chunk = uids[i : i + CHUNK]
             error = await render_fetch(self, plan, view, chunk, seq_of)
@@ -455,6 +472,8 @@ class MessageCommands(SessionCore):
     async def _search_store(self, cmd: c.Search) -> list[tuple[int, int, int]]:
         view = self.view
         assert view is not None
+        if only_header(cmd.key):
+            return await self._search_headers(cmd)
         need_body = needs_message(cmd.key)
         found: list[tuple[int, int, int]] = []  # (seq, uid, modseq)
         uids = list(view.uids)
@@ -471,6 +490,32 @@ class MessageCommands(SessionCore):
                     continue
                 cand = Candidate(seq, row.uid, row.flags, row.size, row.internal_date, row.modseq)
                 if matches(cmd.key, cand, body, max_seq=max_seq, max_uid=max_uid,
+                           saved=self.saved):  # fmt: skip
+                    found.append((seq, row.uid, row.modseq))
+        return found
+
+    async def _search_headers(self, cmd: c.Search) -> list[tuple[int, int, int]]:
+        """Keys that read only the top-level header: the stored header blocks (no dates, no
+        bodies), and the full evaluation only for messages whose raw octets may match."""
+        view = self.view
+        assert view is not None
+        found: list[tuple[int, int, int]] = []
+        uids = list(view.uids)
+        max_seq, max_uid = view.count, view.max_uid()
+        needles = header_needles(cmd.key)
+        flag_sets: dict[str, frozenset[str]] = {}
+        async for rows, blocks in header_chunks(self, view.name, uids, CHUNK):
+            for row, block in zip(rows, blocks, strict=True):
+                if not may_match(block, needles):
+                    continue
+                seq = view.seq_of(row.uid)
+                if seq is None:
+                    continue
+                flags = flag_sets.get(row.flags)
+                if flags is None:
+                    flags = flag_sets[row.flags] = decode_flags(row.flags)
+                cand = Candidate(seq, row.uid, flags, row.size, _EPOCH, row.modseq)
+                if matches(cmd.key, cand, block, max_seq=max_seq, max_uid=max_uid,
                            saved=self.saved):  # fmt: skip
                     found.append((seq, row.uid, row.modseq))
         return found

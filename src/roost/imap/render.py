@@ -12,13 +12,14 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from roost.imap.fetch import Section
 from roost.message.structure import part_span
 
 __all__ = [
+    "HeaderReader",
     "InvalidEncoding",
     "UnknownCte",
     "binary_data",
@@ -26,6 +27,7 @@ __all__ = [
     "decode_transfer",
     "header_end",
     "header_fields",
+    "header_reader",
     "section_data",
     "section_label",
 ]
@@ -121,6 +123,56 @@ def _fields_matcher(names: frozenset[bytes]) -> re.Pattern[bytes]:
     return re.compile(
         rb"^(?:" + alternatives + rb")[ \t]*:[^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*",
         re.IGNORECASE | re.MULTILINE,
+    )
+
+
+HeaderReader = Callable[[bytes], bytes]
+
+
+def header_reader(section: Section) -> HeaderReader:
+    """section_data(message, section) for a top-level HEADER, HEADER.FIELDS or
+    HEADER.FIELDS.NOT section (not BINARY), with the field matcher chosen once: FETCH of header
+    fields over a whole mailbox calls it per message. `message` may stop after the header."""
+    if section.part or section.binary or not (section.specifier or "").startswith("HEADER"):
+        raise ValueError("not a top-level header section")
+    spec, partial = section.specifier, section.partial
+    matcher = after_newline = None
+    if spec == "HEADER.FIELDS":
+        names = frozenset(n.upper().encode("utf-8", "replace") for n in section.fields)
+        matcher, after_newline = _fields_matcher(names), _fields_after_newline(names)
+
+    def read(message: bytes) -> bytes:
+        fields_end, body_start = _header_bounds(message, 0, len(message))
+        if spec == "HEADER":
+            data = message[:body_start]
+        elif after_newline is not None and message.endswith(b"\n", 0, fields_end):
+            # The usual case, the fields end with a line end: the same fields as `matcher`
+            # finds, by a pattern that starts with a literal "\n" (several times faster).
+            found = after_newline.findall(b"\n" + message[:fields_end])
+            chosen = b"\n".join(found) + b"\n" if found else b""
+            data = chosen + (message[fields_end:body_start] or b"\r\n")
+        elif matcher is not None:
+            chosen = b"".join(matcher.findall(message, 0, fields_end))
+            blank = message[fields_end:body_start] or b"\r\n"  # as in _entity_data
+            if chosen and not chosen.endswith(b"\n"):
+                chosen += b"\r\n"
+            data = chosen + blank
+        else:
+            data = _entity_data(message, 0, fields_end, body_start, len(message), section)
+        if partial is None:
+            return data
+        return data[partial[0] : partial[0] + partial[1]]
+
+    return read
+
+
+@lru_cache(maxsize=64)
+def _fields_after_newline(names: frozenset[bytes]) -> re.Pattern[bytes]:
+    """_fields_matcher's fields in a block that starts with an extra "\n" and ends with a line
+    end: each found without its last line end (the "\n" that starts the next match)."""
+    alternatives = b"|".join(re.escape(n) for n in sorted(names))
+    return re.compile(
+        rb"\n((?:" + alternatives + rb")[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*)", re.IGNORECASE
     )
 
 

@@ -40,7 +40,16 @@ from roost.imap.search import (
 from roost.imap.sequence import SequenceSet
 from roost.message.structure import leaf_parts
 
-__all__ = ["MAX_RAW", "MAX_TEXT", "Candidate", "matches", "needs_message"]
+__all__ = [
+    "MAX_RAW",
+    "MAX_TEXT",
+    "Candidate",
+    "header_needles",
+    "matches",
+    "may_match",
+    "needs_message",
+    "only_header",
+]
 
 MAX_RAW = 16 * 1024 * 1024  # octets of a message examined for BODY/TEXT
 MAX_TEXT = 4 * 1024 * 1024  # characters of decoded body text searched
@@ -57,6 +66,8 @@ _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _BETWEEN_WORDS = re.compile(r"(\?=)[ \t\r\n]+(?==\?)")
 _UNFOLD = re.compile(rb"\r?\n(?=[ \t])")
 _FIELD = re.compile(rb"[^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*")
+_TOKEN = re.compile(r"[!-9;-~]+")  # a field name (RFC 5322 §2.2 ftext)
+_WHITESPACE = frozenset(b" \t\r\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +95,52 @@ def needs_message(key: SearchKey) -> bool:
     if isinstance(key, And):
         return any(needs_message(k) for k in key.keys)
     return False
+
+
+def only_header(key: SearchKey) -> bool:
+    """True when the key reads no more of the message than its top-level header, and of the
+    row nothing but UID, flags, size and MODSEQ: header FETCH rows (no internal date) serve."""
+    if isinstance(key, HeaderKey):
+        return True
+    if isinstance(key, TextKey):
+        return key.name in _ADDRESS_KEYS
+    if isinstance(key, DateKey):
+        return key.name.startswith("SENT")
+    if isinstance(key, Not):
+        return only_header(key.key)
+    if isinstance(key, Or):
+        return only_header(key.left) and only_header(key.right)
+    if isinstance(key, And):
+        return all(only_header(k) for k in key.keys)
+    return isinstance(key, FlagKey | KeywordKey | SequenceKey | SizeKey | ModSeqKey)
+
+
+def header_needles(key: And) -> list[bytes]:
+    """Lower-cased ASCII values of the header keys every match must satisfy (the top-level
+    AND's positive FROM/TO/CC/BCC/SUBJECT/HEADER keys with a non-empty ASCII value)."""
+    out = []
+    for k in key.keys:
+        value = k.value if isinstance(k, HeaderKey) else None
+        if isinstance(k, TextKey) and k.name in _ADDRESS_KEYS:
+            value = k.value
+        if value and value.isascii():
+            out.append(value.lower().encode("ascii"))
+    return out
+
+
+def may_match(message: bytes, needles: list[bytes]) -> bool:
+    """False only when `message` cannot match a key tree whose `header_needles` these are: in an
+    ASCII header without encoded words a match shows in the unfolded octets, any case, and a
+    needle without whitespace cannot span a fold. Anything else stays a candidate."""
+    if not needles or not message.isascii() or b"=?" in message:
+        return True
+    low = message.lower()
+    for needle in needles:
+        if needle in low:
+            continue
+        if _WHITESPACE.isdisjoint(needle) or needle not in _UNFOLD.sub(b"", low):
+            return False
+    return True
 
 
 def matches(
@@ -212,6 +269,17 @@ class _Context:
 
     def _header(self, name: str, value: str) -> bool:
         block = self.header_block()
+        if value.isascii() and block.isascii() and b"=?" not in block and _TOKEN.fullmatch(name):
+            # ASCII without encoded words: the named fields' unfolded values, lower-cased, are
+            # what fields() would decode and casefold; found by one regex pass.
+            found = _named_fields(name).findall(block)
+            if not value:
+                return bool(found)
+            octets = value.lower().encode("ascii")
+            return any(
+                octets in _UNFOLD.sub(b"", f[f.find(b":") + 1 :]).strip(b" \t\r\n").lower()
+                for f in found
+            )
         # Fast refusal: in an ASCII header without encoded words, a match must show in the
         # unfolded octets (any case); most messages are refused here without parsing fields.
         plain = value.isascii() and block.isascii() and b"=?" not in block
@@ -261,6 +329,17 @@ class _Context:
         if self._body is None:
             self._body = "" if self.message is None else _body_text(self.message).casefold()
         return self._body
+
+
+@lru_cache(maxsize=64)
+def _named_fields(name: str) -> re.Pattern[bytes]:
+    """The fields named `name` (any case; blanks before the colon) with continuation lines, as
+    _split_fields delimits them: a field starts at a line not starting with WSP."""
+    return re.compile(
+        rb"^" + re.escape(name.encode("ascii"))
+        + rb"[ \t]*:[^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*",
+        re.IGNORECASE | re.MULTILINE,
+    )  # fmt: skip
 
 
 @lru_cache(maxsize=256)

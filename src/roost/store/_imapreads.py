@@ -12,7 +12,7 @@ from roost.store._base import Row, Tx
 from roost.store._mailstore import _MESSAGE_SELECT, MailMixin, _mailbox
 from roost.store.common import canonical_mailbox, normalize_email
 from roost.store.interface import NotFound
-from roost.store.types import MailboxInfo, MailboxStatus, StoredMessage
+from roost.store.types import BlobRef, HeaderRow, MailboxInfo, MailboxStatus, StoredMessage
 
 _CHUNK = 200
 # Flags are stored sorted and space-separated with system flags in canonical case
@@ -20,6 +20,11 @@ _CHUNK = 200
 # pattern is a bound parameter; ESCAPE '!' makes the backslash ordinary in PostgreSQL too.
 _HAS_FLAG = "(' ' || flags || ' ') LIKE ? ESCAPE '!'"
 _SEEN = "% \\Seen %"
+_HEADER_SELECT = (
+    "SELECT m.uid, m.flags, m.modseq, m.size, m.prefix, s.header, m.blob_digest, m.blob_size"
+    " FROM messages m LEFT JOIN message_structures s ON s.digest = m.blob_digest"
+    " WHERE m.mailbox_id = ?"
+)
 _DELETED = "% \\Deleted %"
 
 
@@ -98,6 +103,41 @@ class ImapReadsMixin(MailMixin):
                 rows += tx.all(_MESSAGE_SELECT + f" AND uid IN ({marks})", (box_id, *part))
         rows.sort(key=lambda r: int(r[0]))
         return [self._message(address, name, r) for r in rows]
+
+    def header_rows(self, user: str, mailbox: str, uids: Sequence[int]) -> list[HeaderRow]:
+        """Like get_messages for header FETCH and SEARCH: the stored header block instead of the
+        internal date, read in the same ranges and IN lists."""
+        address, name = normalize_email(user), canonical_mailbox(mailbox)
+        wanted = sorted({int(u) for u in uids})
+        rows: list[Row] = []
+        with self._read() as tx:
+            box_id = int(self._box_row(tx, address, name)[0])
+            singles: list[int] = []
+            for first, last in _spans(wanted):
+                if last - first >= 8:
+                    rows += tx.all(
+                        _HEADER_SELECT + " AND m.uid BETWEEN ? AND ?", (box_id, first, last)
+                    )
+                else:
+                    singles.extend(range(first, last + 1))
+            for start in range(0, len(singles), _CHUNK):
+                part = singles[start : start + _CHUNK]
+                marks = ", ".join("?" * len(part))
+                rows += tx.all(_HEADER_SELECT + f" AND m.uid IN ({marks})", (box_id, *part))
+        rows.sort(key=lambda r: int(r[0]))
+        out = self._bytes_out
+        return [
+            HeaderRow(
+                int(r[0]),
+                r[1],
+                int(r[2]),
+                int(r[3]),
+                out(r[4]),
+                None if r[5] is None else out(r[5]),
+                BlobRef(r[6], int(r[7])),
+            )
+            for r in rows
+        ]
 
     def first_unseen(self, user: str, mailbox: str) -> int | None:
         address, name = normalize_email(user), canonical_mailbox(mailbox)

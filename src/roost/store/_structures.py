@@ -13,14 +13,14 @@ from roost.store._base import SqlBase, Tx, insert_values
 from roost.store.blobs.fs import check_digest
 from roost.store.types import MessageStructure
 
-_INSERT_HEAD = "INSERT INTO message_structures (digest, envelope, body, bodystructure)"
+_INSERT_HEAD = "INSERT INTO message_structures (digest, envelope, body, bodystructure, header)"
 _INSERT_TAIL = " ON CONFLICT (digest) DO NOTHING"
 _CHUNK = 200
 
 
 def insert_structures(tx: Tx, items: Iterable[tuple[str, MessageStructure]]) -> None:
     """Inside the caller's transaction; a digest already stored (or repeated) is a no-op."""
-    unique = {check_digest(d): (d, s.envelope, s.body, s.bodystructure) for d, s in items}
+    unique = {check_digest(d): (d, s.envelope, s.body, s.bodystructure, s.header) for d, s in items}
     if unique:
         insert_values(tx, _INSERT_HEAD, list(unique.values()), _INSERT_TAIL)
 
@@ -33,14 +33,15 @@ class StructuresMixin(SqlBase):
             for start in range(0, len(wanted), _CHUNK):
                 part = wanted[start : start + _CHUNK]
                 marks = ", ".join("?" * len(part))
-                for digest, env, body, bs in tx.all(
-                    "SELECT digest, envelope, body, bodystructure FROM message_structures"
+                for digest, env, body, bs, head in tx.all(
+                    "SELECT digest, envelope, body, bodystructure, header FROM message_structures"
                     f" WHERE digest IN ({marks})",
                     part,
                 ):
                     found[str(digest)] = MessageStructure(
-                        self._bytes_out(env), self._bytes_out(body), self._bytes_out(bs)
-                    )
+                        self._bytes_out(env), self._bytes_out(body), self._bytes_out(bs),
+                        None if head is None else self._bytes_out(head),
+                    )  # fmt: skip
         return found
 
     def put_structures(self, items: Sequence[tuple[str, MessageStructure]]) -> None:
@@ -48,3 +49,14 @@ class StructuresMixin(SqlBase):
             return
         with self._write() as tx:
             insert_structures(tx, items)
+
+    def put_headers(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Fill the header of structure rows stored without one (before schema 8)."""
+        if not items:
+            return
+        with self._write() as tx:
+            for digest, header in items:
+                tx.execute(
+                    "UPDATE message_structures SET header = ? WHERE digest = ? AND header IS NULL",
+                    (header, check_digest(digest)),
+                )

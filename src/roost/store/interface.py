@@ -20,6 +20,7 @@ from roost.store.types import (
     CachedPolicy,
     Directory,
     DmarcEvaluation,
+    HeaderRow,
     MailboxInfo,
     MailboxStatus,
     MessageStructure,
@@ -137,6 +138,8 @@ class Store(Protocol):
     # --- message structures (ENVELOPE/BODY/BODYSTRUCTURE wire bytes, by blob digest) ---------
     def get_structures(self, digests: Sequence[str]) -> dict[str, MessageStructure]: ...
     def put_structures(self, items: Sequence[tuple[str, MessageStructure]]) -> None: ...  # idem.
+    # (digest, header block) for rows stored before headers were kept; others are left alone
+    def put_headers(self, items: Sequence[tuple[str, bytes]]) -> None: ...
 
     # --- delivery (issue 3: queue manager, attempts, suppression, TLS reporting) --------------
     def claim_due(
@@ -293,6 +296,11 @@ class Store(Protocol):
 
     def get_messages(self, user: str, mailbox: str, uids: Sequence[int]) -> list[StoredMessage]:
         """The messages with these UIDs, ascending; unknown UIDs skipped. NotFound."""
+        ...
+
+    def header_rows(self, user: str, mailbox: str, uids: Sequence[int]) -> list[HeaderRow]:
+        """As get_messages, without the internal date and with the stored header block of
+        each blob (None when not stored yet, b"" when too long): header FETCH and SEARCH."""
         ...
 
     def first_unseen(self, user: str, mailbox: str) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 # RFC 9051 §2.3.1.1 / RFC 6154: every new user's mailboxes; INBOX is case-insensitive.
 DEFAULT_MAILBOXES: tuple[str, ...] = ("INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive")
@@ -66,6 +67,9 @@ class MessageStructure:
     envelope: bytes
     body: bytes
     bodystructure: bytes
+    # The blob's top-level header block, blank line included (BODY[HEADER] of the blob), for
+    # header FETCH and SEARCH; b"" when longer than the cap (read the body), None when unknown.
+    header: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +194,19 @@ class QuotaUsage:
     limit: int | None
     used: int  # octets (sum of StoredMessage.size)
     messages: int
+
+
+class HeaderRow(NamedTuple):
+    """What a header FETCH or SEARCH needs of one message (`Store.header_rows`): no dates.
+    `header` is the stored header block of the blob (see MessageStructure.header)."""
+
+    uid: int
+    flags: str  # as stored (common.decode_flags reads it)
+    modseq: int
+    size: int
+    prefix: bytes
+    header: bytes | None
+    blob: BlobRef
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,6 @@
+-- Roost schema 8 (PostgreSQL): the top-level header block of each blob, kept with its
+-- structure so FETCH BODY.PEEK[HEADER.FIELDS (...)] and header SEARCH keys over a whole mailbox
+-- read one column instead of the message bodies. NULL: not computed yet (a row from before this
+-- step; readers fill it in); empty: longer than the cap (16 KiB), read the body instead.
+
+ALTER TABLE message_structures ADD COLUMN header bytea;
