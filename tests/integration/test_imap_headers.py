@@ -78,6 +78,8 @@ def test_header_fetch_and_search_equal_the_general_path(server: RunningServer) -
         assert status_of(fast) == b"OK", text
         assert fast[:-1] == slow[:-1], text
     assert b" 1 " in raw.command('UID SEARCH FROM "carol"')[0] + b" "
+    # A word found only in the prefix (Return-Path): the message is still judged.
+    assert raw.command('UID SEARCH HEADER Return-Path "carol"')[0] == b"* SEARCH 1\r\n"
     raw.close()
     # Reading the rows kept before schema 8 filled their header in.
     digests = [hashlib.sha256(b + b"\r\n").hexdigest() for b in BLOBS]

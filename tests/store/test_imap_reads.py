@@ -255,3 +255,22 @@ def test_a_header_longer_than_the_cap_is_not_kept() -> None:
     assert compute_structure(long_header).header == b""
     assert compute_structure(b"A: b\r\n\r\nbody").header == b"A: b\r\n\r\n"
     assert compute_structure(b"no blank line").header == b"no blank line"
+
+
+def test_header_rows_with_a_word_mark_plain_headers_that_lack_it(local_store: Store) -> None:
+    """The SEARCH prefilter: only an ASCII header without encoded words is judged, in any case."""
+    blobs = [
+        b"From: Carol <c@x>\r\n\r\n",  # has it (other case)
+        b"From: dave\r\n\r\ncarol in the body\r\n",  # lacks it (the body does not count)
+        b"From: =?utf-8?q?carol?=\r\n\r\n",  # encoded words: not judged
+        "From: Carö\r\n\r\n".encode(),  # 8-bit: not judged
+    ]
+    for data in blobs:
+        ref = BlobRef(hashlib.sha256(data).hexdigest(), len(data))
+        local_store.append_message(ALICE, "INBOX", ref, data, frozenset(), WHEN,
+                                   structure=compute_structure(data))  # fmt: skip
+    rows = local_store.header_rows(ALICE, "INBOX", [1, 2, 3, 4], "CAROL")
+    assert [r.lacks_word for r in rows] == [False, True, False, False]
+    assert [r.header for r in rows] == [blobs[0], None, blobs[2], blobs[3]]
+    assert rows[1].blob.size == len(blobs[1])
+    assert not any(r.lacks_word for r in local_store.header_rows(ALICE, "INBOX", [1, 2, 3, 4]))

@@ -504,7 +504,10 @@ class MessageCommands(SessionCore):
         max_seq, max_uid = view.count, view.max_uid()
         needles = header_needles(cmd.key)
         flag_sets: dict[str, frozenset[str]] = {}
-        async for rows, blocks in header_chunks(self, view.name, uids, CHUNK):
+        # One word every match must hold (ASCII, no whitespace: it cannot straddle a fold) lets
+        # the database leave out the messages whose header lacks it.
+        word = next((n.decode() for n in needles if _WHITESPACE.isdisjoint(n)), None)
+        async for rows, blocks in header_chunks(self, view.name, uids, CHUNK, word):
             for row, block in zip(rows, blocks, strict=True):
                 if not may_match(block, needles):
                     continue
@@ -611,6 +614,7 @@ class MessageCommands(SessionCore):
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_WHITESPACE = frozenset(b" \t\r\n")
 _FLAG_ONLY = (FlagKey, KeywordKey)
 _VIEW_KEYS = (FlagKey, KeywordKey, SequenceKey, ModSeqKey)
 

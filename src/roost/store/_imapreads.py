@@ -20,12 +20,25 @@ _CHUNK = 200
 # pattern is a bound parameter; ESCAPE '!' makes the backslash ordinary in PostgreSQL too.
 _HAS_FLAG = "(' ' || flags || ' ') LIKE ? ESCAPE '!'"
 _SEEN = "% \\Seen %"
+_DELETED = "% \\Deleted %"
 _HEADER_SELECT = (
-    "SELECT m.uid, m.flags, m.modseq, m.size, m.prefix, s.header, m.blob_digest, m.blob_size"
+    "SELECT m.uid, m.flags, m.modseq, m.size, m.prefix, s.header, m.blob_digest, m.blob_size, 0"
     " FROM messages m LEFT JOIN message_structures s ON s.digest = m.blob_digest"
     " WHERE m.mailbox_id = ?"
 )
-_DELETED = "% \\Deleted %"
+# With a word: whether the lower-cased ASCII header lacks it. LIKE is ASCII case-insensitive in
+# SQLite and case-sensitive in PostgreSQL; both folded sides are lower-case, so they agree.
+_WORD_SELECT = (
+    "SELECT m.uid, m.flags, m.modseq, m.size, m.prefix, s.header, m.blob_digest, m.blob_size,"
+    " CASE WHEN s.header_fold IS NOT NULL AND s.header_fold NOT LIKE ? ESCAPE '!' THEN 1 ELSE 0"
+    " END FROM messages m LEFT JOIN message_structures s ON s.digest = m.blob_digest"
+    " WHERE m.mailbox_id = ?"
+)
+
+
+def _like_anywhere(word: str) -> str:
+    escaped = word.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"
 
 
 def _spans(uids: list[int]) -> list[tuple[int, int]]:
@@ -104,10 +117,16 @@ class ImapReadsMixin(MailMixin):
         rows.sort(key=lambda r: int(r[0]))
         return [self._message(address, name, r) for r in rows]
 
-    def header_rows(self, user: str, mailbox: str, uids: Sequence[int]) -> list[HeaderRow]:
+    def header_rows(
+        self, user: str, mailbox: str, uids: Sequence[int], word: str | None = None
+    ) -> list[HeaderRow]:
         """Like get_messages for header FETCH and SEARCH: the stored header block instead of the
         internal date, read in the same ranges and IN lists."""
         address, name = normalize_email(user), canonical_mailbox(mailbox)
+        select: str = _HEADER_SELECT
+        words: tuple[str, ...] = ()
+        if word:
+            select, words = _WORD_SELECT, (_like_anywhere(word),)
         wanted = sorted({int(u) for u in uids})
         rows: list[Row] = []
         with self._read() as tx:
@@ -116,14 +135,14 @@ class ImapReadsMixin(MailMixin):
             for first, last in _spans(wanted):
                 if last - first >= 8:
                     rows += tx.all(
-                        _HEADER_SELECT + " AND m.uid BETWEEN ? AND ?", (box_id, first, last)
+                        select + " AND m.uid BETWEEN ? AND ?", (*words, box_id, first, last)
                     )
                 else:
                     singles.extend(range(first, last + 1))
             for start in range(0, len(singles), _CHUNK):
                 part = singles[start : start + _CHUNK]
                 marks = ", ".join("?" * len(part))
-                rows += tx.all(_HEADER_SELECT + f" AND m.uid IN ({marks})", (box_id, *part))
+                rows += tx.all(select + f" AND m.uid IN ({marks})", (*words, box_id, *part))
         rows.sort(key=lambda r: int(r[0]))
         out = self._bytes_out
         return [
@@ -133,8 +152,9 @@ class ImapReadsMixin(MailMixin):
                 int(r[2]),
                 int(r[3]),
                 out(r[4]),
-                None if r[5] is None else out(r[5]),
+                None if r[5] is None or r[8] else out(r[5]),
                 BlobRef(r[6], int(r[7])),
+                bool(r[8]),
             )
             for r in rows
         ]

@@ -13,14 +13,27 @@ from roost.store._base import SqlBase, Tx, insert_values
 from roost.store.blobs.fs import check_digest
 from roost.store.types import MessageStructure
 
-_INSERT_HEAD = "INSERT INTO message_structures (digest, envelope, body, bodystructure, header)"
+_INSERT_HEAD = (
+    "INSERT INTO message_structures (digest, envelope, body, bodystructure, header, header_fold)"
+)
 _INSERT_TAIL = " ON CONFLICT (digest) DO NOTHING"
 _CHUNK = 200
 
 
+def header_fold(header: bytes | None) -> str | None:
+    """The header lower-cased for the SEARCH prefilter (`ImapReadsMixin.header_rows`): only a
+    non-empty ASCII block without encoded words or NUL, where a word can be found as octets."""
+    if not header or not header.isascii() or b"=?" in header or b"\x00" in header:
+        return None
+    return header.decode("ascii").lower()
+
+
 def insert_structures(tx: Tx, items: Iterable[tuple[str, MessageStructure]]) -> None:
     """Inside the caller's transaction; a digest already stored (or repeated) is a no-op."""
-    unique = {check_digest(d): (d, s.envelope, s.body, s.bodystructure, s.header) for d, s in items}
+    unique = {
+        check_digest(d): (d, s.envelope, s.body, s.bodystructure, s.header, header_fold(s.header))
+        for d, s in items
+    }
     if unique:
         insert_values(tx, _INSERT_HEAD, list(unique.values()), _INSERT_TAIL)
 
@@ -57,6 +70,7 @@ class StructuresMixin(SqlBase):
         with self._write() as tx:
             for digest, header in items:
                 tx.execute(
-                    "UPDATE message_structures SET header = ? WHERE digest = ? AND header IS NULL",
-                    (header, check_digest(digest)),
+                    "UPDATE message_structures SET header = ?, header_fold = ?"
+                    " WHERE digest = ? AND header IS NULL",
+                    (header, header_fold(header), check_digest(digest)),
                 )

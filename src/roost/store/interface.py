@@ -298,9 +298,13 @@ class Store(Protocol):
         """The messages with these UIDs, ascending; unknown UIDs skipped. NotFound."""
         ...
 
-    def header_rows(self, user: str, mailbox: str, uids: Sequence[int]) -> list[HeaderRow]:
+    def header_rows(
+        self, user: str, mailbox: str, uids: Sequence[int], word: str | None = None
+    ) -> list[HeaderRow]:
         """As get_messages, without the internal date and with the stored header block of
-        each blob (None when not stored yet, b"" when too long): header FETCH and SEARCH."""
+        each blob (None when not stored yet, b"" when too long): header FETCH and SEARCH.
+        With an ASCII `word`, rows whose kept header is ASCII and lacks it in any case come
+        with `lacks_word` set and no header (a SEARCH prefilter)."""
         ...
 
     def first_unseen(self, user: str, mailbox: str) -> int | None:

@@ -207,6 +207,9 @@ class HeaderRow(NamedTuple):
     prefix: bytes
     header: bytes | None
     blob: BlobRef
+    # header_rows(..., word=w): the kept header is ASCII and lacks `w` in any case (header is
+    # then None, not read); the caller still checks the prefix before refusing the message
+    lacks_word: bool = False
 
 
 @dataclass(frozen=True, slots=True)

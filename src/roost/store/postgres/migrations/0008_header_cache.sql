@@ -4,3 +4,6 @@
 -- step; readers fill it in); empty: longer than the cap (16 KiB), read the body instead.
 
 ALTER TABLE message_structures ADD COLUMN header bytea;
+-- header_fold: the same block lower-cased when it is ASCII without encoded words or NUL, else
+-- NULL: a header SEARCH asks the database which blocks lack its word (a prefilter only).
+ALTER TABLE message_structures ADD COLUMN header_fold text;
