@@ -171,8 +171,12 @@ def _fields_after_newline(names: frozenset[bytes]) -> re.Pattern[bytes]:
     """_fields_matcher's fields in a block that starts with an extra "\n" and ends with a line
     end: each found without its last line end (the "\n" that starts the next match)."""
     alternatives = b"|".join(re.escape(n) for n in sorted(names))
+    # A look at the first octet turns most lines (Received, X-..., Content-...) down at once.
+    firsts = sorted({n[:1] for n in names})
+    look = b"(?=[" + b"".join(re.escape(c) for c in firsts) + b"])" if b"" not in firsts else b""
     return re.compile(
-        rb"\n((?:" + alternatives + rb")[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*)", re.IGNORECASE
+        rb"\n" + look + rb"((?:" + alternatives + rb")[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*)",
+        re.IGNORECASE,
     )
 
 
