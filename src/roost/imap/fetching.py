@@ -153,9 +153,9 @@ def load_header_rows(store: Store, blobs: BlobStore, rows: Sequence[HeaderRow]) 
     if unknown:
         bodies = blobs.get_many(unknown)
         heads = {ref.digest: bodies[ref.digest] for ref in unknown}
-        fill = {m.blob.digest: header_block(heads[m.blob.digest]) for m in rows if m.header is None}
+        fill = {m.digest: header_block(heads[m.digest]) for m in rows if m.header is None}
         store.put_headers(sorted((d, h) for d, h in fill.items() if h))
-    return [m.prefix + (m.header or heads[m.blob.digest]) for m in rows]
+    return [m.prefix + (m.header or heads[m.digest]) for m in rows]
 
 
 def read_header_chunk(
@@ -174,15 +174,6 @@ def read_header_chunk(
     if word:
         octets = word.lower().encode("ascii")
         rows = [m for m in rows if not m.lacks_word or not _lacks(m.prefix, octets)]
-        again = sorted({m.blob.digest for m in rows if m.lacks_word})
-        if again:  # the prefix may hold the word: the header is needed after all
-            kept = store.get_structures(again)
-            rows = [
-                m._replace(header=kept[m.blob.digest].header, lacks_word=False)
-                if m.lacks_word and m.blob.digest in kept
-                else m
-                for m in rows
-            ]
     if all(m.header for m in rows):
         return rows, [m.prefix + m.header for m in rows if m.header]
     return rows, load_header_rows(store, blobs, rows)

@@ -12,7 +12,7 @@ from roost.store._base import Row, Tx
 from roost.store._mailstore import _MESSAGE_SELECT, MailMixin, _mailbox
 from roost.store.common import canonical_mailbox, normalize_email
 from roost.store.interface import NotFound
-from roost.store.types import BlobRef, HeaderRow, MailboxInfo, MailboxStatus, StoredMessage
+from roost.store.types import HeaderRow, MailboxInfo, MailboxStatus, StoredMessage
 
 _CHUNK = 200
 # Flags are stored sorted and space-separated with system flags in canonical case
@@ -144,18 +144,11 @@ class ImapReadsMixin(MailMixin):
                 marks = ", ".join("?" * len(part))
                 rows += tx.all(select + f" AND m.uid IN ({marks})", (*words, box_id, *part))
         rows.sort(key=lambda r: int(r[0]))
-        out = self._bytes_out
+        make = HeaderRow._make
         return [
-            HeaderRow(
-                int(r[0]),
-                r[1],
-                int(r[2]),
-                int(r[3]),
-                out(r[4]),
-                None if r[5] is None or r[8] else out(r[5]),
-                BlobRef(r[6], int(r[7])),
-                bool(r[8]),
-            )
+            make(r)
+            if type(r[4]) is bytes and (r[5] is None or type(r[5]) is bytes)
+            else make((*r[:4], bytes(r[4]), None if r[5] is None else bytes(r[5]), *r[6:]))
             for r in rows
         ]
 

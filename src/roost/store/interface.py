@@ -304,7 +304,7 @@ class Store(Protocol):
         """As get_messages, without the internal date and with the stored header block of
         each blob (None when not stored yet, b"" when too long): header FETCH and SEARCH.
         With an ASCII `word`, rows whose kept header is ASCII and lacks it in any case come
-        with `lacks_word` set and no header (a SEARCH prefilter)."""
+        with `lacks_word` set (a SEARCH prefilter)."""
         ...
 
     def first_unseen(self, user: str, mailbox: str) -> int | None:

@@ -198,7 +198,8 @@ class QuotaUsage:
 
 class HeaderRow(NamedTuple):
     """What a header FETCH or SEARCH needs of one message (`Store.header_rows`): no dates.
-    `header` is the stored header block of the blob (see MessageStructure.header)."""
+    `header` is the stored header block of the blob (see MessageStructure.header). A plain
+    tuple, made straight from the database row: a FETCH of 10,000 headers makes 10,000."""
 
     uid: int
     flags: str  # as stored (common.decode_flags reads it)
@@ -206,10 +207,15 @@ class HeaderRow(NamedTuple):
     size: int
     prefix: bytes
     header: bytes | None
-    blob: BlobRef
-    # header_rows(..., word=w): the kept header is ASCII and lacks `w` in any case (header is
-    # then None, not read); the caller still checks the prefix before refusing the message
-    lacks_word: bool = False
+    digest: str  # the blob's
+    blob_size: int
+    # 1 when header_rows(..., word=w) found the kept header ASCII and without `w` in any case;
+    # the caller still checks the prefix before refusing the message
+    lacks_word: int = 0
+
+    @property
+    def blob(self) -> BlobRef:
+        return BlobRef(self.digest, self.blob_size)
 
 
 @dataclass(frozen=True, slots=True)
