@@ -274,3 +274,9 @@ def test_header_rows_with_a_word_mark_plain_headers_that_lack_it(local_store: St
     assert [r.header for r in rows] == [b[: b.index(b"\r\n\r\n") + 4] for b in blobs]
     assert rows[1].blob.size == len(blobs[1])
     assert not any(r.lacks_word for r in local_store.header_rows(ALICE, "INBOX", [1, 2, 3, 4]))
+
+
+def test_blob_head_of_an_empty_body(local_store: Store) -> None:
+    empty = BlobRef(hashlib.sha256(b"").hexdigest(), 0)
+    local_store.put_blob(empty, b"")
+    assert local_store.get_blob_heads([empty.digest], 10) == {empty.digest: b""}
