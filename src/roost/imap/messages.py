@@ -340,25 +340,36 @@ class MessageCommands(SessionCore):
         self.ok(cmd.tag, "FETCH completed")
 
     def _fetch_view(self, plan: FetchPlan, targets: list[tuple[int, int]]) -> None:
-        """UID, FLAGS and MODSEQ straight from the view: no query, one write per 256 KiB."""
+        """UID, FLAGS and MODSEQ straight from the view: no query. Each line is one %-format
+        with the flag list encoded once per distinct flag text (a mailbox has few)."""
         view = self.view
         assert view is not None
         flags, modseqs = view.flags, view.modseqs
         since = plan.changed_since
         names = [item.name for item in plan.items if isinstance(item, Attribute)]
-        for seq, uid in targets:
-            i = seq - 1
-            if since is not None and modseqs[i] <= since:
-                continue
-            parts = []
-            for name in names:
-                if name == "UID":
-                    parts.append(b"UID %d" % uid)
-                elif name == "FLAGS":
-                    parts.append(b"FLAGS (" + flags[i].encode() + b")")
-                else:
-                    parts.append(b"MODSEQ (%d)" % modseqs[i])
-            self.io.write(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
+        pattern = b"* %d FETCH (" + b" ".join(_VIEW_FORMATS[n] for n in names) + b")\r\n"
+        encoded: dict[str, bytes] = {}
+        for text in set(flags):
+            encoded[text] = text.encode()
+        if names == ["UID", "FLAGS"]:  # the usual client sync, spelled out
+            lines = [pattern % (seq, uid, encoded[flags[seq - 1]]) for seq, uid in targets
+                     if since is None or modseqs[seq - 1] > since]  # fmt: skip
+        else:
+            lines = []
+            for seq, uid in targets:
+                if since is not None and modseqs[seq - 1] <= since:
+                    continue
+                args: list[int | bytes] = []
+                for name in names:
+                    if name == "UID":
+                        args.append(uid)
+                    elif name == "FLAGS":
+                        args.append(encoded[flags[seq - 1]])
+                    else:
+                        args.append(modseqs[seq - 1])
+                lines.append(pattern % (seq, *args))
+        for i in range(0, len(lines), 2000):
+            self.io.write(b"".join(lines[i : i + 2000]))
 
     # --- STORE -------------------------------------------------------------------------------
     async def cmd_store(self, cmd: c.Store) -> None:
@@ -450,22 +461,18 @@ class MessageCommands(SessionCore):
         view = self.view
         assert view is not None
         max_seq, max_uid = view.count, view.max_uid()
-        verdict: dict[str, bool] = {}
-        found = []
         uids, flags, modseqs = view.uids, view.flags, view.modseqs
+        if flags_only:
+            verdict = {
+                text: matches(cmd.key, Candidate(1, 1, decode_flags(text), 0, _EPOCH, 0), None,
+                              max_seq=1, max_uid=1, saved=None)
+                for text in set(flags)
+            }  # fmt: skip
+            return [(i + 1, uids[i], modseqs[i]) for i, t in enumerate(flags) if verdict[t]]
+        found = []
         for i in range(view.count):
-            text = flags[i]
-            if flags_only:
-                ok = verdict.get(text)
-                if ok is None:
-                    cand = Candidate(1, 1, decode_flags(text), 0, _EPOCH, 0)
-                    ok = verdict[text] = matches(cmd.key, cand, None, max_seq=1, max_uid=1,
-                                                 saved=None)  # fmt: skip
-            else:
-                cand = Candidate(i + 1, uids[i], decode_flags(text), 0, _EPOCH, modseqs[i])
-                ok = matches(cmd.key, cand, None, max_seq=max_seq, max_uid=max_uid,
-                             saved=self.saved)  # fmt: skip
-            if ok:
+            cand = Candidate(i + 1, uids[i], decode_flags(flags[i]), 0, _EPOCH, modseqs[i])
+            if matches(cmd.key, cand, None, max_seq=max_seq, max_uid=max_uid, saved=self.saved):
                 found.append((i + 1, uids[i], modseqs[i]))
         return found
 
@@ -614,6 +621,7 @@ class MessageCommands(SessionCore):
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_VIEW_FORMATS = {"UID": b"UID %d", "FLAGS": b"FLAGS (%s)", "MODSEQ": b"MODSEQ (%d)"}
 _WHITESPACE = frozenset(b" \t\r\n")
 _FLAG_ONLY = (FlagKey, KeywordKey)
 _VIEW_KEYS = (FlagKey, KeywordKey, SequenceKey, ModSeqKey)
