@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from itertools import compress
 
 from roost.imap import commands as c
 from roost.imap import responses as r
@@ -468,7 +469,8 @@ class MessageCommands(SessionCore):
                               max_seq=1, max_uid=1, saved=None)
                 for text in set(flags)
             }  # fmt: skip
-            return [(i + 1, uids[i], modseqs[i]) for i, t in enumerate(flags) if verdict[t]]
+            hits = compress(range(view.count), map(verdict.__getitem__, flags))
+            return [(i + 1, uids[i], modseqs[i]) for i in hits]
         found = []
         for i in range(view.count):
             cand = Candidate(i + 1, uids[i], decode_flags(flags[i]), 0, _EPOCH, modseqs[i])

@@ -79,7 +79,11 @@ class MailboxView:
             for bound in (low, high):
                 if isinstance(bound, int) and bound > count:
                     raise BadSequence(f"message number {bound} does not exist")
-        return [(n, self.uids[n - 1]) for n in numbers.iter(count)]
+        spans = numbers.intervals(count)
+        if spans == [(1, count)]:  # "1:*", the usual whole-mailbox sync: built in C
+            return list(zip(range(1, count + 1), self.uids, strict=True))
+        uids = self.uids
+        return [(n, uids[n - 1]) for low, high in spans for n in range(low, high + 1)]
 
     def by_uid(self, numbers: SequenceSet) -> list[tuple[int, int]]:
         """(seq, uid) for the UIDs of the set that exist here; `*` is the largest UID, and
