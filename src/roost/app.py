@@ -71,6 +71,13 @@ def build_tls_context(config: RoostConfig) -> ssl.SSLContext | None:
     return ctx
 
 
+def _no_tls(name: str) -> ConfigError:
+    return ConfigError(
+        f"listeners.{name}: needs TLS but tls.cert/tls.key do not exist; run `roost init`, set "
+        f"tls.cert and tls.key, or set listeners.{name}.enabled = false"
+    )
+
+
 def _split_address(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     return host.strip("[]"), int(port)
@@ -215,32 +222,14 @@ class RoostServer:
             if not listener.enabled:
                 continue
             if tls is None and (implicit or not cfg.imap.auth_plaintext_without_tls):
-                raise ConfigError(
-                    f"listeners.{name}: needs TLS but tls.cert/tls.key do not exist; run "
-                    f"`roost init`, set tls.cert and tls.key, or set listeners.{name}.enabled = "
-                    "false"
-                )
+                raise _no_tls(name)
             handler = ImapHandler(
                 context, name=name, implicit_tls=implicit, tls_context=tls, limiter=limiter,
                 idle_timeout=cfg.imap.idle_timeout, max_line=cfg.imap.max_line,
                 max_literal=cfg.imap.max_literal,
             )  # fmt: skip
-            host, port = _split_address(listener.address)
-            try:
-                server = await asyncio.get_running_loop().create_server(
-                    handler, host, port, ssl=tls if implicit else None,
-                    ssl_handshake_timeout=30.0 if implicit else None,
-                    reuse_address=True, backlog=1024,
-                )  # fmt: skip
-            except OSError as exc:
-                raise ConfigError(
-                    f"listeners.{name}.address = {listener.address!r}: cannot listen "
-                    f"({exc.strerror}); choose a free address:port"
-                ) from None
-            self._servers.append(server)
+            await self._bind(name, listener, handler, tls if implicit else None)
             self._imap_handlers.append(handler)
-            self.ports[name] = server.sockets[0].getsockname()[1]
-            log_event(log, "listening", listener=name, address=f"{host}:{self.ports[name]}")
 
     async def _listen_pop3(self, tls: ssl.SSLContext | None, limiter: ConnectionLimiter) -> None:
         """POP3 (STLS) and POP3S (implicit TLS), sharing one maildrop lock table."""
@@ -265,11 +254,7 @@ class RoostServer:
             if not listener.enabled:
                 continue
             if tls is None and (implicit or not cfg.pop3.auth_plaintext_without_tls):
-                raise ConfigError(
-                    f"listeners.{name}: needs TLS but tls.cert/tls.key do not exist; run "
-                    f"`roost init`, set tls.cert and tls.key, or set listeners.{name}.enabled = "
-                    "false"
-                )
+                raise _no_tls(name)
             options = Pop3Options(
                 tls_active=implicit, allow_plaintext_auth=cfg.pop3.auth_plaintext_without_tls
             )
@@ -277,22 +262,8 @@ class RoostServer:
                 context, options, name=name, tls_context=tls, limiter=limiter,
                 idle_timeout=cfg.pop3.idle_timeout,
             )  # fmt: skip
-            host, port = _split_address(listener.address)
-            try:
-                server = await asyncio.get_running_loop().create_server(
-                    handler, host, port, ssl=tls if implicit else None,
-                    ssl_handshake_timeout=30.0 if implicit else None,
-                    reuse_address=True, backlog=1024,
-                )  # fmt: skip
-            except OSError as exc:
-                raise ConfigError(
-                    f"listeners.{name}.address = {listener.address!r}: cannot listen "
-                    f"({exc.strerror}); choose a free address:port"
-                ) from None
-            self._servers.append(server)
+            await self._bind(name, listener, handler, tls if implicit else None)
             self._pop3_handlers.append(handler)
-            self.ports[name] = server.sockets[0].getsockname()[1]
-            log_event(log, "listening", listener=name, address=f"{host}:{self.ports[name]}")
 
     def _context(self, tls_available: bool) -> ServerContext:
         cfg = self.config
@@ -328,11 +299,7 @@ class RoostServer:
         limiter: ConnectionLimiter,
     ) -> None:
         if tls is None and policy.auth:
-            raise ConfigError(
-                f"listeners.{policy.name}: needs TLS but tls.cert/tls.key do not exist; run "
-                "`roost init`, set tls.cert and tls.key, or set "
-                f"listeners.{policy.name}.enabled = false"
-            )
+            raise _no_tls(policy.name)
         limits = self.config.limits
         handler = SmtpHandler(
             context,
@@ -342,29 +309,34 @@ class RoostServer:
             limiter=limiter,
             timeouts=Timeouts(command=limits.command_timeout, data=limits.data_timeout),
         )
+        await self._bind(policy.name, listener, handler, tls if policy.implicit_tls else None)
+        self._handlers.append(handler)
+
+    async def _bind(
+        self,
+        name: str,
+        listener: ListenerConfig,
+        factory: Callable[[], asyncio.BaseProtocol],
+        implicit_tls: ssl.SSLContext | None,
+    ) -> None:
+        """Listen on `listener.address` (implicit TLS when a context is given); a busy or
+        privileged port is a config error naming the key."""
         host, port = _split_address(listener.address)
         try:
             server = await asyncio.get_running_loop().create_server(
-                handler,
-                host,
-                port,
-                ssl=tls if policy.implicit_tls else None,
-                ssl_handshake_timeout=30.0 if policy.implicit_tls else None,
-                reuse_address=True,
-                backlog=1024,
-            )
+                factory, host, port, ssl=implicit_tls,
+                ssl_handshake_timeout=30.0 if implicit_tls is not None else None,
+                reuse_address=True, backlog=1024,
+            )  # fmt: skip
         except OSError as exc:
             raise ConfigError(
-                f"listeners.{policy.name}.address = {listener.address!r}: cannot listen "
+                f"listeners.{name}.address = {listener.address!r}: cannot listen "
                 f"({exc.strerror}); choose a free address:port "
                 "(ports below 1024 need root or CAP_NET_BIND_SERVICE)"
             ) from None
         self._servers.append(server)
-        self._handlers.append(handler)
-        self.ports[policy.name] = server.sockets[0].getsockname()[1]
-        log_event(
-            log, "listening", listener=policy.name, address=f"{host}:{self.ports[policy.name]}"
-        )
+        self.ports[name] = server.sockets[0].getsockname()[1]
+        log_event(log, "listening", listener=name, address=f"{host}:{self.ports[name]}")
 
     async def reload_directory(self) -> None:
         await self._directory.refresh()
