@@ -32,7 +32,7 @@ from roost.store.types import Directory, QueueEntry
 
 log = logging.getLogger("roost.delivery")
 
-TLSRPT_CHECK_SECONDS = 3600.0
+TLSRPT_CHECK_SECONDS = 3600.0  # how often the daily report loops look at the date
 
 
 def node_name(config: RoostConfig) -> str:
@@ -41,51 +41,50 @@ def node_name(config: RoostConfig) -> str:
     return f"{config.server.node_id or socket.gethostname()}/{os.getpid()}"
 
 
+Submit = Callable[[str, list[str], bytes], Awaitable[Any]]
+Clock = Callable[[], datetime]
+
+
 async def daily_tls_reports(
-    config: RoostConfig,
-    runner: AsyncStore,
-    resolver: Resolver,
-    submit: Callable[[str, list[str], bytes], Awaitable[Any]],
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> None:
+    config: RoostConfig, runner: AsyncStore, resolver: Resolver, submit: Submit,
+    clock: Clock = lambda: datetime.now(UTC),
+) -> None:  # fmt: skip
     """RFC 8460 §3: each UTC day, mail the previous day's aggregate report to every policy
     domain that asked for one. The report-id is derived from day and domain, so a report sent
     again after a restart is recognisable as the same one by its receiver."""
-    hostname = config.server.hostname
-    sent_for = ""
-    while True:
-        yesterday = (clock() - timedelta(days=1)).strftime("%Y-%m-%d")
-        if yesterday != sent_for:
-            count = await tlsrpt.send_daily_reports(
-                runner, resolver, submit, yesterday, organization=hostname,
-                contact=f"postmaster@{hostname}", from_addr=f"noreply-tlsrpt@{hostname}",
-                hostname=hostname,
-            )  # fmt: skip
-            log_event(log, "tls reports sent", day=yesterday, reports=count)
-            sent_for = yesterday
-        await asyncio.sleep(TLSRPT_CHECK_SECONDS)
+    await _daily(config, "tlsrpt", tlsrpt.send_daily_reports, runner, resolver, submit, clock)
 
 
 async def daily_dmarc_reports(
-    config: RoostConfig,
-    runner: AsyncStore,
-    resolver: Resolver,
-    submit: Callable[[str, list[str], bytes], Awaitable[Any]],
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> None:
+    config: RoostConfig, runner: AsyncStore, resolver: Resolver, submit: Submit,
+    clock: Clock = lambda: datetime.now(UTC),
+) -> None:  # fmt: skip
     """RFC 7489 §7.2: each UTC day, mail the previous day's aggregate reports to the rua of
     every domain whose mail was evaluated (checks.dmarc_reports)."""
+    await _daily(config, "dmarc", dmarc_report.send_daily_reports, runner, resolver, submit, clock)
+
+
+async def _daily(
+    config: RoostConfig,
+    kind: str,
+    send: Callable[..., Awaitable[int]],
+    runner: AsyncStore,
+    resolver: Resolver,
+    submit: Submit,
+    clock: Clock,
+) -> None:
+    """Check hourly whether yesterday's reports of `kind` went out; send them once."""
     hostname = config.server.hostname
     sent_for = ""
     while True:
         yesterday = (clock() - timedelta(days=1)).strftime("%Y-%m-%d")
         if yesterday != sent_for:
-            count = await dmarc_report.send_daily_reports(
+            count = await send(
                 runner, resolver, submit, yesterday, organization=hostname,
-                contact=f"postmaster@{hostname}", from_addr=f"noreply-dmarc@{hostname}",
+                contact=f"postmaster@{hostname}", from_addr=f"noreply-{kind}@{hostname}",
                 hostname=hostname,
             )  # fmt: skip
-            log_event(log, "dmarc reports sent", day=yesterday, reports=count)
+            log_event(log, f"{kind} reports sent", day=yesterday, reports=count)
             sent_for = yesterday
         await asyncio.sleep(TLSRPT_CHECK_SECONDS)
 
