@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import compress
+from typing import Literal
 
 from roost.imap import commands as c
 from roost.imap import responses as r
@@ -384,7 +385,7 @@ class MessageCommands(SessionCore):
         targets = self._targets(cmd.tag, cmd.numbers, uid=cmd.uid)
         if targets is None:
             return
-        mode = {"+": "add", "-": "remove", "": "set"}[cmd.mode]
+        mode = _STORE_MODES[cmd.mode]
         flags = frozenset(f for f in cmd.flags if f.upper() != "\\RECENT")
         runner, store = self.ctx.runner, self.ctx.store
         refused: list[int] = []
@@ -393,7 +394,7 @@ class MessageCommands(SessionCore):
         for i in range(0, len(uids), CHUNK * 4):
             chunk = uids[i : i + CHUNK * 4]
             changed, failed = await runner.run(
-                store.store_flags, self.user, view.name, chunk, flags, mode,  # type: ignore[arg-type]
+                store.store_flags, self.user, view.name, chunk, flags, mode,
                 cmd.unchanged_since,
             )  # fmt: skip
             refused.extend(failed)
@@ -623,6 +624,7 @@ class MessageCommands(SessionCore):
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_STORE_MODES: dict[str, Literal["set", "add", "remove"]] = {"+": "add", "-": "remove", "": "set"}
 _VIEW_FORMATS = {"UID": b"UID %d", "FLAGS": b"FLAGS (%s)", "MODSEQ": b"MODSEQ (%d)"}
 _WHITESPACE = frozenset(b" \t\r\n")
 _FLAG_ONLY = (FlagKey, KeywordKey)
