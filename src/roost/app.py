@@ -21,6 +21,7 @@ from roost.dns import Resolver
 from roost.imap.aio import ImapHandler
 from roost.imap.core import ImapContext
 from roost.imap.hub import MailboxHub
+from roost.imap.memo import MessageMemo
 from roost.listen import ConnectionLimiter
 from roost.obs.log import log_event, setup_logging
 from roost.pop3.aio import Pop3Handler
@@ -120,6 +121,7 @@ class RoostServer:
     _pop3_handlers: list[Pop3Handler] = field(default_factory=list)
     _imap_handlers: list[ImapHandler] = field(default_factory=list)
     hub: MailboxHub = field(default_factory=MailboxHub)
+    imap_memo: MessageMemo = field(default_factory=lambda: MessageMemo(0))
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -193,8 +195,9 @@ class RoostServer:
                 log_event(log, "quota refresh failed", logging.WARNING, error=repr(exc))
 
     async def _listen_imap(self, tls: ssl.SSLContext | None, limiter: ConnectionLimiter) -> None:
-        """IMAP (STARTTLS) and IMAPS (implicit TLS), sharing one change hub."""
+        """IMAP (STARTTLS) and IMAPS (implicit TLS), sharing one change hub and one memo."""
         cfg = self.config
+        self.imap_memo = MessageMemo(cfg.imap.cache_size)
         context = ImapContext(
             hostname=cfg.server.hostname,
             directory=self._directory.get,
@@ -208,6 +211,7 @@ class RoostServer:
             allow_plaintext_auth=cfg.imap.auth_plaintext_without_tls,
             max_errors=cfg.limits.max_errors,
             inline_max=cfg.storage.inline_blob_max,
+            memo=self.imap_memo,
         )
         runner, store = self._runner, self._store
 

@@ -138,3 +138,20 @@ def test_readding_alias_targets_keeps_serial(local_store: Store) -> None:
     serial = local_store.directory_serial()
     local_store.add_alias("A@example.org", ["ALICE@example.org"])
     assert local_store.directory_serial() == serial
+
+
+def test_a_user_created_again_gets_new_uidvalidity(local_store: Store) -> None:
+    """RFC 9051 §2.3.1.1: removed and added again in the same second, the user's mailboxes
+    start at UID 1 again, so every UIDVALIDITY must be new (clients, and the IMAP memo, key
+    what they keep on it)."""
+    user = "alice@example.org"
+    before = {b.name: b.uidvalidity for b in local_store.list_mailboxes(user)}
+    for _ in range(2):
+        local_store.remove_user(user)
+        local_store.add_user(user, "hash")
+        after = {b.name: b.uidvalidity for b in local_store.list_mailboxes(user)}
+        assert min(after.values()) > max(before.values())
+        assert len(set(after.values())) == len(after)
+        before = after
+    created = local_store.create_mailbox(user, "Later")
+    assert created.uidvalidity > max(before.values())

@@ -15,6 +15,7 @@ from roost.accounts.authservice import AuthService
 from roost.imap import names
 from roost.imap import responses as r
 from roost.imap.hub import MailboxHub, Watch
+from roost.imap.memo import MessageMemo
 from roost.imap.states import State
 from roost.imap.view import MailboxView
 from roost.store.aio import AsyncStore
@@ -49,6 +50,7 @@ class ImapContext:
     allow_plaintext_auth: bool = False
     max_errors: int = 10
     inline_max: int = 64 * 1024
+    memo: MessageMemo = field(default_factory=lambda: MessageMemo(0))
 
 
 @dataclass(slots=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
 from roost.imap import render
 from roost.imap import responses as r
@@ -20,7 +21,7 @@ from roost.imap.fetch import Attribute, BinarySize, FetchItem, Section
 from roost.imap.render import header_end
 from roost.imap.view import MailboxView
 from roost.message.wire import compute_structure, header_block
-from roost.store.common import decode_flags, encode_flags
+from roost.store.common import encode_flags
 from roost.store.interface import BlobStore, Store
 from roost.store.types import HeaderRow, MessageStructure, StoredMessage
 
@@ -188,86 +189,178 @@ def _lacks(prefix: bytes, word: bytes) -> bool:
     )
 
 
-async def header_chunks(
-    session: SessionCore, mailbox: str, uids: Sequence[int], size: int, word: str | None = None
+async def header_parts(
+    session: SessionCore, mailbox: str, parts: Sequence[Sequence[int]], word: str | None = None
 ) -> AsyncIterator[tuple[list[HeaderRow], list[bytes]]]:
-    """`read_header_chunk` for each `size` UIDs, the next chunk read on the store thread while
-    the caller works on this one (the read is about half the time of a header FETCH)."""
+    """`read_header_chunk` for each part of UIDs (nothing read for an empty part), the next
+    part read on the store thread while the caller works on this one (the read is about half
+    the time of a header FETCH whose values are not in the memo)."""
     ctx = session.ctx
 
-    def start(i: int) -> asyncio.Future[tuple[list[HeaderRow], list[bytes]]]:
-        part = list(uids[i : i + size])
+    def start(i: int) -> asyncio.Future[tuple[list[HeaderRow], list[bytes]]] | None:
+        if i >= len(parts) or not parts[i]:
+            return None
+        part, user = list(parts[i]), session.user
         return asyncio.ensure_future(
-            ctx.runner.run(
-                read_header_chunk, ctx.store, ctx.blobs, session.user, mailbox, part, word
-            )
+            ctx.runner.run(read_header_chunk, ctx.store, ctx.blobs, user, mailbox, part, word)
         )
 
-    pending = start(0) if uids else None
+    pending = start(0)
     try:
-        for i in range(0, len(uids), size):
-            assert pending is not None
-            result = await pending
-            pending = start(i + size) if i + size < len(uids) else None
+        for i in range(len(parts)):
+            current, pending = pending, None
+            result: tuple[list[HeaderRow], list[bytes]] = ([], [])
+            if current is not None:
+                result = await current
+            pending = start(i + 1)
             yield result
     finally:
         if pending is not None:
             pending.cancel()
 
 
+async def header_chunks(
+    session: SessionCore, mailbox: str, uids: Sequence[int], size: int, word: str | None = None
+) -> AsyncIterator[tuple[list[HeaderRow], list[bytes]]]:
+    """`header_parts` of `uids` cut into parts of `size`."""
+    parts = [uids[i : i + size] for i in range(0, len(uids), size)]
+    async for result in header_parts(session, mailbox, parts, word):
+        yield result
+
+
+_UID, _FLAGS, _MODSEQ, _SIZE, _SECTION = range(5)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One item of a header_rows plan: its %-format in the response line, where its value comes
+    from, and for a section or RFC822.SIZE its memo key (and the section's reader)."""
+
+    fmt: bytes
+    source: int
+    key: tuple[object, ...] | None = None
+    read: render.HeaderReader | None = None
+
+
+def _header_step(item: FetchItem) -> _Step:
+    """The same bytes as _render gives for the item."""
+    if isinstance(item, Attribute):
+        if item.name == "UID":
+            return _Step(b"UID %d", _UID)
+        if item.name == "FLAGS":
+            return _Step(b"FLAGS (%s)", _FLAGS)  # the stored text is the sorted atom list
+        if item.name == "MODSEQ":
+            return _Step(b"MODSEQ (%d)", _MODSEQ)
+        if item.name == "RFC822.SIZE":
+            return _Step(b"RFC822.SIZE %d", _SIZE, ("RFC822.SIZE",))
+        assert item.name == "RFC822.HEADER"
+        return _Step(b"RFC822.HEADER {%d}\r\n%s", _SECTION, ("HEADER", (), None),
+                     render.header_reader(_HEADER))  # fmt: skip
+    assert isinstance(item, Section)
+    origin = item.partial[0] if item.partial else None
+    label = render.section_label(item, origin=origin).encode("ascii").replace(b"%", b"%%")
+    key = (item.specifier, tuple(sorted(set(item.fields))), item.partial)
+    return _Step(label + b" {%d}\r\n%s", _SECTION, key, render.header_reader(item))
+
+
 async def render_header_rows(
     session: SessionCore,
     plan: FetchPlan,
     view: MailboxView,
-    uids: Sequence[int],
-    seq_of: dict[int, int],
+    targets: Sequence[tuple[int, int]],
     size: int,
 ) -> None:
-    """A FETCH that `plan.header_rows` allows: lean queries (no dates, no bodies unless a
-    header is not stored), each section's reader chosen once, one write per chunk."""
+    """A FETCH that `plan.header_rows` allows. UID, FLAGS and MODSEQ come from the view; a
+    section's octets and RFC822.SIZE from the node's memo (memo.py) when it has them, else
+    from lean queries (no dates, no bodies unless a header is not stored), and are then kept
+    there. A message the store no longer has (expunged by another session) and the memo never
+    had is left out. One write per chunk of `size` messages."""
     steps = [_header_step(item) for item in plan.items]
-    flag_text: dict[str, bytes] = {}
-    async for rows, blocks in header_chunks(session, view.name, uids, size):
+    memo = session.ctx.memo
+    box = (session.user, view.name, view.uidvalidity)
+    kept_steps = [st for st in steps if st.key is not None]
+    kept: list[dict[int, Any]] = [memo.get(box, st.key) for st in kept_steps]
+    chunks = [targets[i : i + size] for i in range(0, len(targets), size)]
+    missing = [[uid for _, uid in chunk if any(uid not in k for k in kept)] for chunk in chunks]
+    pattern = b"* %d FETCH (" + b" ".join(st.fmt for st in steps) + b")\r\n"
+    flag_text = {text: text.encode() for text in view.flag_texts()}
+    flags, modseqs, since = view.flags, view.modseqs, plan.changed_since
+    sources = [st.source for st in steps]
+    single = since is None and sources == [_SECTION]
+    number = 0
+    async for rows, blocks in header_parts(session, view.name, missing):
+        fresh: list[dict[int, Any]] = []
+        for st in kept_steps:
+            assert st.key is not None
+            if st.read is None:  # RFC822.SIZE
+                sizes = {row.uid: row.size for row in rows}
+                memo.add(box, st.key, sizes, 0)
+                fresh.append(sizes)
+            else:
+                read = st.read
+                datas = {row.uid: read(block) for row, block in zip(rows, blocks, strict=True)}
+                memo.add(box, st.key, datas, sum(map(len, datas.values())))
+                fresh.append(datas)
+        chunk, number = chunks[number], number + 1
         out: list[bytes] = []
-        for row, block in zip(rows, blocks, strict=True):
-            seq = seq_of.get(row.uid)
-            if seq is None or (plan.changed_since is not None and row.modseq <= plan.changed_since):
-                continue
-            parts: list[bytes] = []
-            for kind, label, read in steps:
-                if kind == 0:  # a section: label, then the literal
-                    data = read(block)
-                    parts.append(label + b"{%d}\r\n" % len(data) + data)
-                elif kind == 1:
-                    parts.append(b"UID %d" % row.uid)
-                elif kind == 2:
-                    flags = flag_text.get(row.flags)
-                    if flags is None:
-                        atoms = r.flag_atoms(sorted(decode_flags(row.flags)))
-                        flags = flag_text[row.flags] = b"FLAGS " + encode_value(atoms)
-                    parts.append(flags)
-                elif kind == 3:
-                    parts.append(b"MODSEQ (%d)" % row.modseq)
-                else:
-                    parts.append(b"RFC822.SIZE %d" % row.size)
-            out.append(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
+        if single and not rows and all(uid in kept[0] for _, uid in chunk):
+            # The usual message-list FETCH, all kept: the lines are made in C.
+            kept_datas: list[bytes] = list(map(kept[0].__getitem__, map(itemgetter(1), chunk)))
+            columns = zip(map(itemgetter(0), chunk), map(len, kept_datas), kept_datas, strict=True)
+            out = list(map(pattern.__mod__, columns))
+        elif single:
+            have, new = kept[0], fresh[0]
+            for seq, uid in chunk:
+                data = have.get(uid)
+                if data is None:
+                    data = new.get(uid)
+                    if data is None:
+                        continue
+                out.append(pattern % (seq, len(data), data))
+        else:
+            for seq, uid in chunk:
+                if since is not None and modseqs[seq - 1] <= since:
+                    continue
+                line = _header_line(pattern, sources, seq, uid, flag_text[flags[seq - 1]],
+                                    modseqs[seq - 1], kept, fresh)  # fmt: skip
+                if line is not None:
+                    out.append(line)
         session.io.write(b"".join(out))
         await session.io.drain()
 
 
-_HEADER_KINDS = {"UID": 1, "FLAGS": 2, "MODSEQ": 3, "RFC822.SIZE": 4}
-
-
-def _header_step(item: FetchItem) -> tuple[int, bytes, render.HeaderReader]:
-    """(kind, label, reader) of an item of a header_rows plan: the same bytes as _render."""
-    if isinstance(item, Attribute) and item.name in _HEADER_KINDS:
-        return _HEADER_KINDS[item.name], b"", render.header_reader(_HEADER)
-    if isinstance(item, Attribute):  # RFC822.HEADER
-        return 0, b"RFC822.HEADER ", render.header_reader(_HEADER)
-    assert isinstance(item, Section)
-    origin = item.partial[0] if item.partial else None
-    label = render.section_label(item, origin=origin).encode("ascii") + b" "
-    return 0, label, render.header_reader(item)
+def _header_line(
+    pattern: bytes,
+    sources: list[int],
+    seq: int,
+    uid: int,
+    flags: bytes,
+    modseq: int,
+    kept: list[dict[int, Any]],
+    fresh: list[dict[int, Any]],
+) -> bytes | None:
+    """One response line of render_header_rows; None when a value is missing."""
+    args: list[object] = [seq]
+    n = 0
+    for source in sources:
+        if source == _UID:
+            args.append(uid)
+        elif source == _FLAGS:
+            args.append(flags)
+        elif source == _MODSEQ:
+            args.append(modseq)
+        else:
+            value = kept[n].get(uid)
+            if value is None:
+                value = fresh[n].get(uid)
+                if value is None:
+                    return None
+            n += 1
+            if source == _SIZE:
+                args.append(value)
+            else:
+                args += (len(value), value)
+    return pattern % tuple(args)
 
 
 async def render_fetch(

@@ -28,6 +28,7 @@ from roost.imap.fetching import (
     render_header_rows,
 )
 from roost.imap.mailboxes import drop_unused
+from roost.imap.memosearch import search_memo
 from roost.imap.search import (
     And,
     FlagKey,
@@ -43,6 +44,7 @@ from roost.imap.searching import (
     header_needles,
     matches,
     may_match,
+    memo_fields,
     needs_message,
     only_header,
 )
@@ -302,9 +304,6 @@ class MessageCommands(SessionCore):
         if cmd.vanished and not (self.options.qresync and cmd.uid and cmd.changed_since):
             self.bad(cmd.tag, "VANISHED needs QRESYNC, UID FETCH and CHANGEDSINCE")
             return
-        targets = self._targets(cmd.tag, cmd.numbers, uid=cmd.uid)
-        if targets is None:
-            return
         plan = FetchPlan.build(
             cmd.items,
             uid=cmd.uid,
@@ -312,6 +311,16 @@ class MessageCommands(SessionCore):
             changed_since=cmd.changed_since,
             readonly=view.readonly,
         )
+        names = [item.name for item in plan.items if isinstance(item, Attribute)]
+        if plan.from_view and names == ["UID", "FLAGS"] and plan.changed_since is None:
+            numbers = self._resolve_saved(cmd.numbers, uid=cmd.uid)
+            if view.names_all(numbers, uid=cmd.uid):
+                self._fetch_all_uid_flags()
+                self.ok(cmd.tag, "FETCH completed")
+                return
+        targets = self._targets(cmd.tag, cmd.numbers, uid=cmd.uid)
+        if targets is None:
+            return
         if cmd.vanished and cmd.changed_since is not None:
             gone = await self.ctx.runner.run(
                 self.ctx.store.expunged_since, self.user, view.name, cmd.changed_since
@@ -327,7 +336,7 @@ class MessageCommands(SessionCore):
         seq_of = {uid: seq for seq, uid in targets}
         uids = [uid for _, uid in targets]
         if plan.header_rows:
-            await render_header_rows(self, plan, view, uids, seq_of, CHUNK)
+            await render_header_rows(self, plan, view, targets, CHUNK)
             self.ok(cmd.tag, "FETCH completed")
             return
         for i in range(0, len(uids), CHUNK):
@@ -341,6 +350,19 @@ class MessageCommands(SessionCore):
             self.notify_others()
         self.ok(cmd.tag, "FETCH completed")
 
+    def _fetch_all_uid_flags(self) -> None:
+        """`FETCH 1:* (UID FLAGS)`, the sync every client starts with: each line made by one
+        %-format in C over the view's columns (no per-message Python)."""
+        view = self.view
+        assert view is not None
+        encoded = {text: text.encode() for text in view.flag_texts()}
+        columns = zip(
+            range(1, view.count + 1), view.uids, map(encoded.__getitem__, view.flags), strict=True
+        )
+        lines = list(map(b"* %d FETCH (UID %d FLAGS (%s))\r\n".__mod__, columns))
+        for i in range(0, len(lines), 2000):
+            self.io.write(b"".join(lines[i : i + 2000]))
+
     def _fetch_view(self, plan: FetchPlan, targets: list[tuple[int, int]]) -> None:
         """UID, FLAGS and MODSEQ straight from the view: no query. Each line is one %-format
         with the flag list encoded once per distinct flag text (a mailbox has few)."""
@@ -351,7 +373,7 @@ class MessageCommands(SessionCore):
         names = [item.name for item in plan.items if isinstance(item, Attribute)]
         pattern = b"* %d FETCH (" + b" ".join(_VIEW_FORMATS[n] for n in names) + b")\r\n"
         encoded: dict[str, bytes] = {}
-        for text in set(flags):
+        for text in view.flag_texts():
             encoded[text] = text.encode()
         if names == ["UID", "FLAGS"]:  # the usual client sync, spelled out
             lines = [pattern % (seq, uid, encoded[flags[seq - 1]]) for seq, uid in targets
@@ -445,33 +467,48 @@ class MessageCommands(SessionCore):
             self.no(cmd.tag, "Unsupported charset", r.Code("BADCHARSET", (["UTF-8", "US-ASCII"],)))
             return
         kind = _cache_kind(cmd.key)
-        if kind is not None:
-            found = self._search_view(cmd, flags_only=kind == "flags")
+        with_modseq = _has_modseq(cmd.key)
+        if kind == "flags":
+            seqs, uids, modseqs = self._search_flags(cmd, with_modseq=with_modseq)
         else:
-            found = await self._search_store(cmd)
-        numbers = [uid if cmd.uid else seq for seq, uid, _ in found]
-        modseq = max((m for _, _, m in found), default=None) if _has_modseq(cmd.key) else None
+            found = self._search_view(cmd) if kind == "view" else await self._search_store(cmd)
+            seqs = [seq for seq, _, _ in found]
+            uids = [uid for _, uid, _ in found]
+            modseqs = [m for _, _, m in found]
+        numbers = uids if cmd.uid else seqs
+        modseq = max(modseqs, default=None) if with_modseq else None
         if cmd.returns is None and not self.options.rev2:
             self.io.write(r.search(numbers, modseq))
         else:
-            self._esearch(cmd, numbers, [u for _, u, _ in found], modseq)
+            self._esearch(cmd, numbers, uids, modseq)
         self.ok(cmd.tag, "SEARCH completed")
 
-    def _search_view(self, cmd: c.Search, *, flags_only: bool) -> list[tuple[int, int, int]]:
-        """Keys on flags, keywords, numbers and MODSEQ only: answered from the view. When only
-        flags matter the answer depends on the flag text alone, of which a mailbox has few."""
+    def _search_flags(
+        self, cmd: c.Search, *, with_modseq: bool
+    ) -> tuple[list[int], list[int], list[int]]:
+        """(seqs, uids, modseqs) for keys on flags and keywords only: the answer depends on the
+        flag text alone, of which a mailbox has few, so each text is judged once and the view's
+        columns are filtered in C (the MODSEQs only when asked for)."""
+        view = self.view
+        assert view is not None
+        verdict = {
+            text: matches(cmd.key, Candidate(1, 1, decode_flags(text), 0, _EPOCH, 0), None,
+                          max_seq=1, max_uid=1, saved=None)
+            for text in view.flag_texts()
+        }  # fmt: skip
+        mask = list(map(verdict.__getitem__, view.flags))
+        return (
+            list(compress(range(1, view.count + 1), mask)),
+            list(compress(view.uids, mask)),
+            list(compress(view.modseqs, mask)) if with_modseq else [],
+        )
+
+    def _search_view(self, cmd: c.Search) -> list[tuple[int, int, int]]:
+        """Keys on flags, keywords, numbers and MODSEQ only: answered from the view."""
         view = self.view
         assert view is not None
         max_seq, max_uid = view.count, view.max_uid()
         uids, flags, modseqs = view.uids, view.flags, view.modseqs
-        if flags_only:
-            verdict = {
-                text: matches(cmd.key, Candidate(1, 1, decode_flags(text), 0, _EPOCH, 0), None,
-                              max_seq=1, max_uid=1, saved=None)
-                for text in set(flags)
-            }  # fmt: skip
-            hits = compress(range(view.count), map(verdict.__getitem__, flags))
-            return [(i + 1, uids[i], modseqs[i]) for i in hits]
         found = []
         for i in range(view.count):
             cand = Candidate(i + 1, uids[i], decode_flags(flags[i]), 0, _EPOCH, modseqs[i])
@@ -505,8 +542,12 @@ class MessageCommands(SessionCore):
         return found
 
     async def _search_headers(self, cmd: c.Search) -> list[tuple[int, int, int]]:
-        """Keys that read only the top-level header: the stored header blocks (no dates, no
-        bodies), and the full evaluation only for messages whose raw octets may match."""
+        """Keys that read only the top-level header: from the node's memo of field values when
+        the key allows (memosearch.py), else from the stored header blocks (no dates, no
+        bodies), the full evaluation only for messages whose raw octets may match."""
+        names = memo_fields(cmd.key)
+        if names is not None and self.ctx.memo.budget:
+            return await search_memo(self, cmd.key, names, CHUNK, _EPOCH)
         view = self.view
         assert view is not None
         found: list[tuple[int, int, int]] = []

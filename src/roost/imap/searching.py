@@ -18,6 +18,7 @@ import codecs
 import datetime as dt
 import re
 from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_tz
 from functools import lru_cache
@@ -44,11 +45,14 @@ __all__ = [
     "MAX_RAW",
     "MAX_TEXT",
     "Candidate",
+    "field_values",
     "header_needles",
     "matches",
     "may_match",
+    "memo_fields",
     "needs_message",
     "only_header",
+    "required_text",
 ]
 
 MAX_RAW = 16 * 1024 * 1024  # octets of a message examined for BODY/TEXT
@@ -128,6 +132,53 @@ def header_needles(key: And) -> list[bytes]:
     return out
 
 
+def memo_fields(key: SearchKey) -> frozenset[str] | None:
+    """The header fields (lower-cased names) an `only_header` key reads, when it reads nothing
+    else of the message and no size: then `matches` can be given their decoded values (from the
+    session's memo) instead of the message. None otherwise, or for a name that is not a plain
+    field name (those take the path that reads the header)."""
+    if isinstance(key, HeaderKey):
+        name = key.field.lower()
+        return frozenset([name]) if _TOKEN.fullmatch(name) else None
+    if isinstance(key, TextKey):
+        return frozenset([_ADDRESS_KEYS[key.name]]) if key.name in _ADDRESS_KEYS else None
+    if isinstance(key, DateKey):
+        return frozenset(["date"]) if key.name.startswith("SENT") else None  # not internal dates
+    if isinstance(key, Not):
+        return memo_fields(key.key)
+    if isinstance(key, Or | And):
+        names: set[str] = set()
+        for part in (key.left, key.right) if isinstance(key, Or) else key.keys:
+            found = memo_fields(part)
+            if found is None:
+                return None
+            names |= found
+        return frozenset(names)
+    return frozenset() if isinstance(key, FlagKey | KeywordKey | SequenceKey | ModSeqKey) else None
+
+
+def required_text(key: And) -> list[tuple[str, str]]:
+    """(field name, casefolded value) of the top-level AND's positive FROM/TO/CC/BCC/SUBJECT
+    and HEADER keys with a non-empty value: a message matches only if each value is a substring
+    of one of that field's casefolded decoded values."""
+    out = []
+    for k in key.keys:
+        if isinstance(k, HeaderKey) and k.value:
+            out.append((k.field.lower(), k.value.casefold()))
+        elif isinstance(k, TextKey) and k.name in _ADDRESS_KEYS and k.value:
+            out.append((_ADDRESS_KEYS[k.name], k.value.casefold()))
+    return out
+
+
+def field_values(message: bytes, names: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each named field's values in the message's top-level header, unfolded and decoded, as
+    `matches` reads them from the message (names lower-case, each a plain field name)."""
+    block = message[: min(header_end(message), MAX_RAW)]
+    return {
+        name: tuple(_field_value(f) for f in _named_fields(name).findall(block)) for name in names
+    }
+
+
 def may_match(message: bytes, needles: list[bytes]) -> bool:
     """False only when `message` cannot match a key tree whose `header_needles` these are: in an
     ASCII header without encoded words a match shows in the unfolded octets, any case, and a
@@ -151,12 +202,16 @@ def matches(
     max_seq: int,
     max_uid: int,
     saved: frozenset[int] | None,
+    fields: Mapping[str, Sequence[str]] | None = None,
 ) -> bool:
     """Whether candidate `c` satisfies `key`. `max_seq`/`max_uid` stand for `*` in message
     numbers and UIDs (they must be >= the candidate's); `saved` holds the UIDs of the last
     SEARCH SAVE (None: no saved result, so `$` matches nothing). `message` may be None only
-    when `needs_message(key)` is False; a key that needs it then does not match."""
+    when `needs_message(key)` is False; a key that needs it then does not match. Instead of
+    the message, a key that `memo_fields` accepts may be given the `field_values` it reads."""
     ctx = _Context(c, message, max_seq, max_uid, saved)
+    if fields is not None:
+        ctx._fields = {name: list(values) for name, values in fields.items() if values}
     return ctx.eval(key)
 
 
@@ -268,6 +323,8 @@ class _Context:
             return None
 
     def _header(self, name: str, value: str) -> bool:
+        if self._fields is not None:  # parsed already, or given: the general rule below
+            return self._field_match(name, value)
         block = self.header_block()
         if value.isascii() and block.isascii() and b"=?" not in block and _TOKEN.fullmatch(name):
             # ASCII without encoded words: the named fields' unfolded values, lower-cased, are
@@ -285,6 +342,9 @@ class _Context:
         plain = value.isascii() and block.isascii() and b"=?" not in block
         if value and plain and value.lower().encode() not in _UNFOLD.sub(b"", block).lower():
             return False
+        return self._field_match(name, value)
+
+    def _field_match(self, name: str, value: str) -> bool:
         values = self.fields().get(name)
         if values is None:
             return False
@@ -366,9 +426,16 @@ def _split_fields(block: bytes) -> list[tuple[str, str]]:
         if colon <= 0:
             continue
         name = field[:colon].rstrip(b" \t").decode("latin-1").lower()
-        raw = _UNFOLD.sub(b"", field[colon + 1 :]).strip(b" \t\r\n")
-        out.append((name, decode_words(_to_text(raw))))
+        out.append((name, _field_value(field, colon)))
     return out
+
+
+def _field_value(field: bytes, colon: int = -1) -> str:
+    """The value of one field (name, colon, value and continuation lines)."""
+    if colon < 0:
+        colon = field.find(b":")
+    raw = _UNFOLD.sub(b"", field[colon + 1 :]).strip(b" \t\r\n")
+    return decode_words(_to_text(raw))
 
 
 def _to_text(raw: bytes) -> str:

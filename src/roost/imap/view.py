@@ -46,6 +46,11 @@ class MailboxView:
             self.flags.append(intern(text, text))
             self.modseqs.append(modseq)
 
+    def flag_texts(self) -> Iterable[str]:
+        """Every flag text the view holds (and maybe some it held before): few, and known
+        without a pass over the messages."""
+        return self._texts.values()
+
     def set_flags(self, uid: int, text: str, modseq: int) -> bool:
         """Record a message's new flags; False when the view already had exactly these."""
         seq = self.seq_of(uid)
@@ -68,6 +73,21 @@ class MailboxView:
 
     def max_uid(self) -> int:
         return self.uids[-1] if self.uids else 0
+
+    def names_all(self, numbers: SequenceSet, *, uid: bool) -> bool:
+        """Whether a (resolved) set names every message of this non-empty view, as the usual
+        "1:*" sync does, found without listing them. False, too, for a set that by_sequence
+        refuses."""
+        uids = self.uids
+        if not uids or numbers.saved or not numbers.ranges:
+            return False
+        if uid:
+            spans = numbers.intervals(uids[-1])
+            return len(spans) == 1 and spans[0][0] <= uids[0] and spans[0][1] >= uids[-1]
+        count = len(uids)
+        if any(isinstance(b, int) and b > count for rng in numbers.ranges for b in rng):
+            return False
+        return numbers.intervals(count) == [(1, count)]
 
     def by_sequence(self, numbers: SequenceSet) -> list[tuple[int, int]]:
         """(seq, uid) for a message-number set; a number beyond the last message is an

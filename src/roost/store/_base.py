@@ -59,6 +59,24 @@ class SqlBase(abc.ABC):
     def now(self) -> datetime:
         return self._clock()
 
+    def _reserve_uidvalidity(self, tx: Tx, count: int = 1) -> int:
+        """The first of `count` consecutive UIDVALIDITY values, each higher than every one handed
+        out before in this store (RFC 9051 §2.3.1.1: a name created again must not get an old
+        value, or a client's cache, and the IMAP memo, would mix two mailboxes), and the creation
+        time in seconds when that is higher still."""
+        # The row exists before it is locked, so two first-ever creations cannot both insert it.
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('uidvalidity_floor', '0')"
+            " ON CONFLICT (key) DO NOTHING"
+        )
+        row = tx.one("SELECT value FROM meta WHERE key = 'uidvalidity_floor'" + self.for_update)
+        top = tx.one("SELECT MAX(uidvalidity) FROM mailboxes")
+        floor = max(int(row[0]) if row else 0, int(top[0]) if top and top[0] is not None else 0)
+        first = max(int(self.now().timestamp()), floor + 1)
+        last = str(first + count - 1)
+        tx.execute("UPDATE meta SET value = ? WHERE key = 'uidvalidity_floor'", (last,))
+        return first
+
     @abc.abstractmethod
     def _write(self) -> AbstractContextManager[Tx]:
         """A read-write transaction that holds the writer lock from its first statement."""

@@ -74,13 +74,14 @@ class DirectoryMixin(SqlBase):
                 "INSERT INTO users (email, domain, password_hash, created_at) VALUES (?, ?, ?, ?)",
                 (address, domain_of(address), password_hash, self._ts_in(now)),
             )
-            self._create_default_mailboxes(tx, address, int(now.timestamp()))
+            first = self._reserve_uidvalidity(tx, len(DEFAULT_MAILBOXES))
+            self._create_default_mailboxes(tx, address, first)
             tx.execute(_BUMP_SERIAL)
 
     @staticmethod
     def _create_default_mailboxes(tx: Tx, user: str, base_validity: int) -> None:
         # RFC 9051 §2.3.1.1: UIDVALIDITY must change if a mailbox is recreated with reused UIDs;
-        # creation time in seconds (plus the position, so siblings differ) guarantees that.
+        # the values come from the store-wide floor (_reserve_uidvalidity), one per mailbox.
         tx.executemany(
             "INSERT INTO mailboxes (user_email, name, uidvalidity, uidnext, highestmodseq,"
             " subscribed) VALUES (?, ?, ?, 1, 1, ?)",

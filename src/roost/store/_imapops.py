@@ -91,26 +91,11 @@ class ImapOpsMixin(MailMixin):
             raise NotFound(f"mailbox {name!r} of user {user} does not exist")
         return _Box(int(row[0]), str(row[1]), int(row[2]), int(row[3]))
 
-    def _new_uidvalidity(self, tx: Tx) -> int:
-        """Higher than every UIDVALIDITY handed out before (RFC 9051 §2.3.1.1), and the
-        creation time in seconds when that is higher still."""
-        row = tx.one("SELECT value FROM meta WHERE key = 'uidvalidity_floor'" + self.for_update)
-        top = tx.one("SELECT MAX(uidvalidity) FROM mailboxes")
-        floor = max(int(row[0]) if row else 0, int(top[0]) if top and top[0] is not None else 0)
-        value = max(int(self.now().timestamp()), floor + 1)
-        if row is None:
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('uidvalidity_floor', ?)", (str(value),)
-            )
-        else:
-            tx.execute("UPDATE meta SET value = ? WHERE key = 'uidvalidity_floor'", (str(value),))
-        return value
-
     def _insert_mailbox(
         self, tx: Tx, user: str, name: str, special_use: str | None, uidnext: int, modseq: int
     ) -> tuple[int, int]:
         """(id, uidvalidity) of a new mailbox row."""
-        uidvalidity = self._new_uidvalidity(tx)
+        uidvalidity = self._reserve_uidvalidity(tx)
         tx.execute(
             "INSERT INTO mailboxes (user_email, name, uidvalidity, uidnext, highestmodseq,"
             " subscribed, special_use) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -167,7 +152,7 @@ class ImapOpsMixin(MailMixin):
                     (locked.id,),
                 )
             }
-            self._new_uidvalidity(tx)  # its name is free again: a new mailbox there gets a new one
+            self._reserve_uidvalidity(tx)  # the name is free again: a new mailbox gets a new one
             tx.execute("DELETE FROM messages WHERE mailbox_id = ?", (locked.id,))
             tx.execute("DELETE FROM expunged WHERE mailbox_id = ?", (locked.id,))
             tx.execute("DELETE FROM mailboxes WHERE id = ?", (locked.id,))
@@ -206,7 +191,7 @@ class ImapOpsMixin(MailMixin):
                     (to, address, frm),
                 )
             # the old names are free again; a mailbox created there must get a new UIDVALIDITY
-            self._new_uidvalidity(tx)
+            self._reserve_uidvalidity(tx)
 
     def _rename_inbox(self, tx: Tx, user: str, inbox: _Box, target: str) -> None:
         new_id, _ = self._insert_mailbox(tx, user, target, None, inbox.uidnext, inbox.highestmodseq)

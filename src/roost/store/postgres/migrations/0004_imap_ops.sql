@@ -17,4 +17,5 @@ CREATE TABLE expunged (
 CREATE INDEX expunged_modseq ON expunged (mailbox_id, modseq);
 
 INSERT INTO meta (key, value)
-    SELECT 'uidvalidity_floor', CAST(COALESCE(MAX(uidvalidity), 0) AS text) FROM mailboxes;
+    SELECT 'uidvalidity_floor', CAST(COALESCE(MAX(uidvalidity), 0) AS text) FROM mailboxes
+    ON CONFLICT (key) DO NOTHING;  -- user creation may have set it (_reserve_uidvalidity)

@@ -1,0 +1,84 @@
+"""SEARCH on header fields answered from the node's memo (memo.py).
+
+A client's SEARCH FROM, SUBJECT or HEADER reads a few fields of every message. Their decoded
+values are read once (lean header reads, pipelined) and kept per (mailbox, field); a later
+SEARCH of the same mailbox reads nothing. The memo also keeps each field's values casefolded and
+joined, so the top-level AND's text keys (`required_text`) turn most messages down with one
+substring test; the rest are judged by `matches` on the kept values, flags and MODSEQ coming
+from the session's view.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from roost.imap.fetching import header_parts
+from roost.imap.search import And
+from roost.imap.searching import Candidate, field_values, matches, required_text
+from roost.store.common import decode_flags
+
+if TYPE_CHECKING:
+    from roost.imap.core import SessionCore
+
+_VALUE_OCTETS = 64  # a str's object header, roughly, charged per kept value
+
+
+async def search_memo(
+    session: SessionCore, key: And, names: frozenset[str], chunk: int, epoch: Any
+) -> list[tuple[int, int, int]]:
+    """(seq, uid, modseq) of the view's messages that match `key`, whose header fields are
+    `names` (searching.memo_fields). A message neither kept nor in the store (expunged by
+    another session) does not match."""
+    view = session.view
+    assert view is not None
+    memo, box = session.ctx.memo, (session.user, view.name, view.uidvalidity)
+    order = sorted(names)
+    kept = [memo.get(box, ("values", n)) for n in order]
+    kept_fold = [memo.get(box, ("folded", n)) for n in order]
+    uids, flags, modseqs = view.uids, view.flags, view.modseqs
+    spans = [range(i, min(i + chunk, len(uids))) for i in range(0, len(uids), chunk)]
+    missing = [[uids[i] for i in span if any(uids[i] not in k for k in kept)] for span in spans]
+    slot = {n: j for j, n in enumerate(order)}
+    # A needle with NUL could span two joined values; IMAP strings have none (RFC 9051 CHAR8).
+    required = [(slot[n], needle) for n, needle in required_text(key) if "\x00" not in needle]
+    flag_sets: dict[str, frozenset[str]] = {}
+    max_seq, max_uid = view.count, view.max_uid()
+    found: list[tuple[int, int, int]] = []
+    number = 0
+    async for rows, blocks in header_parts(session, view.name, missing):
+        fresh: list[dict[int, tuple[str, ...]]] = [{} for _ in order]
+        fresh_fold: list[dict[int, str]] = [{} for _ in order]
+        for row, block in zip(rows, blocks, strict=True):
+            values = field_values(block, order)
+            for j, n in enumerate(order):
+                fresh[j][row.uid] = values[n]
+                fresh_fold[j][row.uid] = "\x00".join(values[n]).casefold()
+        for j, n in enumerate(order):
+            octets = sum(2 * len(f) + _VALUE_OCTETS for f in fresh_fold[j].values())
+            memo.add(box, ("values", n), fresh[j], octets)
+            memo.add(box, ("folded", n), fresh_fold[j], 0)
+        span, number = spans[number], number + 1
+        picked = list(span)
+        for j, needle in required:
+            have, new = kept_fold[j], fresh_fold[j]
+            picked = [i for i in picked if needle in (have.get(uids[i]) or new.get(uids[i], ""))]
+        for i in picked:
+            uid = uids[i]
+            got = {n: _get(kept[j], fresh[j], uid) for j, n in enumerate(order)}
+            if any(v is None for v in got.values()):
+                continue  # gone from the store and never kept
+            text = flags[i]
+            flag_set = flag_sets.get(text)
+            if flag_set is None:
+                flag_set = flag_sets[text] = decode_flags(text)
+            cand = Candidate(i + 1, uid, flag_set, 0, epoch, modseqs[i])
+            fields = {n: v for n, v in got.items() if v is not None}
+            if matches(key, cand, None, max_seq=max_seq, max_uid=max_uid, saved=session.saved,
+                       fields=fields):  # fmt: skip
+                found.append((i + 1, uid, modseqs[i]))
+    return found
+
+
+def _get(kept: dict[int, Any], fresh: dict[int, Any], uid: int) -> Any:
+    value = kept.get(uid)
+    return fresh.get(uid) if value is None else value
