@@ -183,3 +183,42 @@ def test_names_all(text: str, uid: bool, expected: bool) -> None:
 
 def test_names_all_in_an_empty_view() -> None:
     assert not _view().names_all(SequenceSet.parse(b"1:*"), uid=False)
+
+
+def _codes_agree(view: MailboxView) -> bool:
+    texts = view.coded_texts()
+    assert texts is not None
+    assert view.codes is not None
+    return [texts[c] for c in view.codes] == view.flags
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["set", "remove", "append"]),
+            st.integers(1, 30),
+            st.sampled_from(["", "\\Seen", "\\Flagged \\Seen", "$A", "$B \\Seen"]),
+        ),
+        max_size=40,
+    )
+)
+def test_flag_codes_follow_every_change(ops: list[tuple[str, int, str]]) -> None:
+    view = _view(*range(1, 11))
+    for op, uid, text in ops:
+        if op == "set":
+            view.set_flags(uid, text, 5)
+        elif op == "remove":
+            view.remove([uid])
+        else:
+            view.append_new([(view.max_uid() + 1, text, 6)])
+        assert _codes_agree(view)
+
+
+def test_flag_codes_stop_past_256_texts() -> None:
+    view = _view(1)
+    view.append_new([(n + 2, f"$K{n}", 1) for n in range(300)])
+    assert view.coded_texts() is None
+    assert view.codes is None
+    view.set_flags(5, "\\Seen", 2)  # still works without codes
+    assert view.flags[4] == "\\Seen"

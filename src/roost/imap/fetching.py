@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from itertools import filterfalse
 from typing import TYPE_CHECKING, Any
 
 from roost.imap import render
@@ -267,21 +267,23 @@ async def render_header_rows(
     session: SessionCore,
     plan: FetchPlan,
     view: MailboxView,
-    targets: Sequence[tuple[int, int]],
+    seqs: Sequence[int],
+    uids: Sequence[int],
     size: int,
 ) -> None:
-    """A FETCH that `plan.header_rows` allows. UID, FLAGS and MODSEQ come from the view; a
-    section's octets and RFC822.SIZE from the node's memo (memo.py) when it has them, else
-    from lean queries (no dates, no bodies unless a header is not stored), and are then kept
-    there. A message the store no longer has (expunged by another session) and the memo never
-    had is left out. One write per chunk of `size` messages."""
+    """A FETCH that `plan.header_rows` allows, of the messages numbered `seqs` (UIDs `uids`,
+    in the same order). UID, FLAGS and MODSEQ come from the view; a section's octets and
+    RFC822.SIZE from the node's memo (memo.py) when it has them, else from lean queries (no
+    dates, no bodies unless a header is not stored), and are then kept there. A message the
+    store no longer has (expunged by another session) and the memo never had is left out. One
+    write per chunk of `size` messages."""
     steps = [_header_step(item) for item in plan.items]
     memo = session.ctx.memo
     box = (session.user, view.name, view.uidvalidity)
     kept_steps = [st for st in steps if st.key is not None]
     kept: list[dict[int, Any]] = [memo.get(box, st.key) for st in kept_steps]
-    chunks = [targets[i : i + size] for i in range(0, len(targets), size)]
-    missing = [[uid for _, uid in chunk if any(uid not in k for k in kept)] for chunk in chunks]
+    starts = range(0, len(uids), size)
+    missing = [_missing(uids[i : i + size], kept) for i in starts]
     pattern = b"* %d FETCH (" + b" ".join(st.fmt for st in steps) + b")\r\n"
     flag_text = {text: text.encode() for text in view.flag_texts()}
     flags, modseqs, since = view.flags, view.modseqs, plan.changed_since
@@ -301,16 +303,17 @@ async def render_header_rows(
                 datas = {row.uid: read(block) for row, block in zip(rows, blocks, strict=True)}
                 memo.add(box, st.key, datas, sum(map(len, datas.values())))
                 fresh.append(datas)
-        chunk, number = chunks[number], number + 1
+        start = starts[number]
+        chunk_seqs, chunk_uids = seqs[start : start + size], uids[start : start + size]
         out: list[bytes] = []
-        if single and not rows and all(uid in kept[0] for _, uid in chunk):
+        if single and not missing[number]:
             # The usual message-list FETCH, all kept: the lines are made in C.
-            kept_datas: list[bytes] = list(map(kept[0].__getitem__, map(itemgetter(1), chunk)))
-            columns = zip(map(itemgetter(0), chunk), map(len, kept_datas), kept_datas, strict=True)
+            kept_datas: list[bytes] = list(map(kept[0].__getitem__, chunk_uids))
+            columns = zip(chunk_seqs, map(len, kept_datas), kept_datas, strict=True)
             out = list(map(pattern.__mod__, columns))
         elif single:
             have, new = kept[0], fresh[0]
-            for seq, uid in chunk:
+            for seq, uid in zip(chunk_seqs, chunk_uids, strict=True):
                 data = have.get(uid)
                 if data is None:
                     data = new.get(uid)
@@ -318,15 +321,26 @@ async def render_header_rows(
                         continue
                 out.append(pattern % (seq, len(data), data))
         else:
-            for seq, uid in chunk:
+            for seq, uid in zip(chunk_seqs, chunk_uids, strict=True):
                 if since is not None and modseqs[seq - 1] <= since:
                     continue
                 line = _header_line(pattern, sources, seq, uid, flag_text[flags[seq - 1]],
                                     modseqs[seq - 1], kept, fresh)  # fmt: skip
                 if line is not None:
                     out.append(line)
+        number += 1
         session.io.write(b"".join(out))
         await session.io.drain()
+
+
+def _missing(uids: Sequence[int], kept: list[dict[int, Any]]) -> list[int]:
+    """The UIDs (ascending) some of the `kept` dicts lack, found in C."""
+    if len(kept) == 1:
+        return list(filterfalse(kept[0].__contains__, uids))
+    lacking: set[int] = set()
+    for values in kept:
+        lacking.update(filterfalse(values.__contains__, uids))
+    return sorted(lacking)
 
 
 def _header_line(

@@ -58,6 +58,7 @@ from roost.store.types import StoredMessage
 log = logging.getLogger("roost.imap")
 
 CHUNK = 500  # UIDs per store call when streaming
+VIEW_CHUNK = 1000  # lines made and sent at a time when the view answers
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 
 
@@ -312,12 +313,16 @@ class MessageCommands(SessionCore):
             readonly=view.readonly,
         )
         names = [item.name for item in plan.items if isinstance(item, Attribute)]
-        if plan.from_view and names == ["UID", "FLAGS"] and plan.changed_since is None:
-            numbers = self._resolve_saved(cmd.numbers, uid=cmd.uid)
-            if view.names_all(numbers, uid=cmd.uid):
-                self._fetch_all_uid_flags()
-                self.ok(cmd.tag, "FETCH completed")
-                return
+        numbers = self._resolve_saved(cmd.numbers, uid=cmd.uid)
+        whole = not cmd.vanished and view.names_all(numbers, uid=cmd.uid)
+        if whole and plan.from_view and names == ["UID", "FLAGS"] and plan.changed_since is None:
+            await self._fetch_all_uid_flags()
+            self.ok(cmd.tag, "FETCH completed")
+            return
+        if whole and plan.header_rows:  # the whole mailbox: the view's columns as they are
+            await render_header_rows(self, plan, view, range(1, view.count + 1), view.uids, CHUNK)
+            self.ok(cmd.tag, "FETCH completed")
+            return
         targets = self._targets(cmd.tag, cmd.numbers, uid=cmd.uid)
         if targets is None:
             return
@@ -333,12 +338,13 @@ class MessageCommands(SessionCore):
             self._fetch_view(plan, targets)
             self.ok(cmd.tag, "FETCH completed")
             return
-        seq_of = {uid: seq for seq, uid in targets}
         uids = [uid for _, uid in targets]
         if plan.header_rows:
-            await render_header_rows(self, plan, view, targets, CHUNK)
+            seqs = [seq for seq, _ in targets]
+            await render_header_rows(self, plan, view, seqs, uids, CHUNK)
             self.ok(cmd.tag, "FETCH completed")
             return
+        seq_of = {uid: seq for seq, uid in targets}
         for i in range(0, len(uids), CHUNK):
             chunk = uids[i : i + CHUNK]
             error = await render_fetch(self, plan, view, chunk, seq_of)
@@ -350,18 +356,21 @@ class MessageCommands(SessionCore):
             self.notify_others()
         self.ok(cmd.tag, "FETCH completed")
 
-    def _fetch_all_uid_flags(self) -> None:
+    async def _fetch_all_uid_flags(self) -> None:
         """`FETCH 1:* (UID FLAGS)`, the sync every client starts with: each line made by one
-        %-format in C over the view's columns (no per-message Python)."""
+        %-format in C over the view's columns (no per-message Python), sent a chunk at a time
+        so the client reads the first lines while later ones are made."""
         view = self.view
         assert view is not None
         encoded = {text: text.encode() for text in view.flag_texts()}
-        columns = zip(
-            range(1, view.count + 1), view.uids, map(encoded.__getitem__, view.flags), strict=True
-        )
-        lines = list(map(b"* %d FETCH (UID %d FLAGS (%s))\r\n".__mod__, columns))
-        for i in range(0, len(lines), 2000):
-            self.io.write(b"".join(lines[i : i + 2000]))
+        pattern = b"* %d FETCH (UID %d FLAGS (%s))\r\n"
+        uids, flags = view.uids, view.flags
+        for i in range(0, view.count, VIEW_CHUNK):
+            j = min(i + VIEW_CHUNK, view.count)
+            texts = map(encoded.__getitem__, flags[i:j])
+            columns = zip(range(i + 1, j + 1), uids[i:j], texts, strict=True)
+            self.io.write(b"".join(map(pattern.__mod__, columns)))
+            await self.io.drain()
 
     def _fetch_view(self, plan: FetchPlan, targets: list[tuple[int, int]]) -> None:
         """UID, FLAGS and MODSEQ straight from the view: no query. Each line is one %-format
@@ -491,12 +500,19 @@ class MessageCommands(SessionCore):
         columns are filtered in C (the MODSEQs only when asked for)."""
         view = self.view
         assert view is not None
-        verdict = {
-            text: matches(cmd.key, Candidate(1, 1, decode_flags(text), 0, _EPOCH, 0), None,
-                          max_seq=1, max_uid=1, saved=None)
-            for text in view.flag_texts()
-        }  # fmt: skip
-        mask = list(map(verdict.__getitem__, view.flags))
+
+        def judge(text: str) -> bool:
+            candidate = Candidate(1, 1, decode_flags(text), 0, _EPOCH, 0)
+            return matches(cmd.key, candidate, None, max_seq=1, max_uid=1, saved=None)
+
+        texts = view.coded_texts()
+        mask: Sequence[object]
+        if texts is not None and view.codes is not None:
+            table = bytes(judge(t) for t in texts).ljust(256, b"\x00")
+            mask = view.codes.translate(table)
+        else:
+            verdict = {text: judge(text) for text in view.flag_texts()}
+            mask = list(map(verdict.__getitem__, view.flags))
         return (
             list(compress(range(1, view.count + 1), mask)),
             list(compress(view.uids, mask)),

@@ -37,6 +37,11 @@ class MailboxView:
     flags: list[str] = field(default_factory=list)  # stored flag text, as store.encode_flags
     modseqs: array[int] = field(default_factory=lambda: array("Q"))
     _texts: dict[str, str] = field(default_factory=dict)  # one shared str per distinct flag set
+    # Each message's flag text as a one-octet code (its position in _coded), while a mailbox
+    # has at most 256 distinct texts (None after): flag SEARCH maps codes to a verdict with
+    # bytes.translate instead of a dict lookup per message.
+    codes: bytearray | None = field(default_factory=bytearray)
+    _coded: dict[str, int] = field(default_factory=dict)
 
     def load(self, index: Iterable[tuple[int, str, int]]) -> None:
         """(uid, flags text, modseq) ascending, as `Store.mailbox_index` gives them."""
@@ -45,6 +50,21 @@ class MailboxView:
             self.uids.append(uid)
             self.flags.append(intern(text, text))
             self.modseqs.append(modseq)
+        if self.codes is not None:
+            self.codes += bytes(self._code(t) for t in self.flags[len(self.codes) :])
+
+    def _code(self, text: str) -> int:
+        code = self._coded.get(text)
+        if code is None:
+            code = self._coded[text] = len(self._coded)
+        return code & 0xFF  # past 256 texts the codes are dropped (see set_flags/load)
+
+    def coded_texts(self) -> list[str] | None:
+        """The flag text of each code (by position), or None when there are too many texts."""
+        if self.codes is None or len(self._coded) > 256:
+            self.codes = None
+            return None
+        return list(self._coded)
 
     def flag_texts(self) -> Iterable[str]:
         """Every flag text the view holds (and maybe some it held before): few, and known
@@ -61,6 +81,8 @@ class MailboxView:
             return False
         self.flags[i] = self._texts.setdefault(text, text)
         self.modseqs[i] = modseq
+        if self.codes is not None:
+            self.codes[i] = self._code(text)
         return True
 
     @property
@@ -141,6 +163,8 @@ class MailboxView:
             del self.uids[seq - 1]
             del self.flags[seq - 1]
             del self.modseqs[seq - 1]
+            if self.codes is not None:
+                del self.codes[seq - 1]
         return positions
 
     def missing(self, present: Sequence[int]) -> list[int]:
