@@ -18,6 +18,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from roost.imap.sequence import SequenceSet
 
@@ -42,22 +43,31 @@ class MailboxView:
     # bytes.translate instead of a dict lookup per message.
     codes: bytearray | None = field(default_factory=bytearray)
     _coded: dict[str, int] = field(default_factory=dict)
+    _byte: dict[str, int] = field(default_factory=dict)  # _coded's values as octets
 
     def load(self, index: Iterable[tuple[int, str, int]]) -> None:
         """(uid, flags text, modseq) ascending, as `Store.mailbox_index` gives them."""
+        rows = index if isinstance(index, list) else list(index)
+        if not rows:
+            return
+        # Column by column in C: a SELECT of a large mailbox spends its time here otherwise.
         intern = self._texts.setdefault
-        for uid, text, modseq in index:
-            self.uids.append(uid)
-            self.flags.append(intern(text, text))
-            self.modseqs.append(modseq)
+        texts = list(map(intern, map(itemgetter(1), rows), map(itemgetter(1), rows)))
+        self.uids.extend(map(itemgetter(0), rows))
+        self.flags.extend(texts)
+        self.modseqs.extend(map(itemgetter(2), rows))
         if self.codes is not None:
-            self.codes += bytes(self._code(t) for t in self.flags[len(self.codes) :])
+            for text in set(texts).difference(self._coded):
+                self._code(text)
+            self.codes += bytes(map(self._byte.__getitem__, texts))
 
     def _code(self, text: str) -> int:
-        code = self._coded.get(text)
+        code = self._byte.get(text)
         if code is None:
-            code = self._coded[text] = len(self._coded)
-        return code & 0xFF  # past 256 texts the codes are dropped (see set_flags/load)
+            code = len(self._coded)
+            self._coded[text] = code
+            code = self._byte[text] = code & 0xFF  # past 256 texts codes are dropped (below)
+        return code
 
     def coded_texts(self) -> list[str] | None:
         """The flag text of each code (by position), or None when there are too many texts."""
