@@ -497,7 +497,8 @@ class MessageCommands(SessionCore):
     ) -> tuple[list[int], list[int], list[int]]:
         """(seqs, uids, modseqs) for keys on flags and keywords only: the answer depends on the
         flag text alone, of which a mailbox has few, so each text is judged once and the view's
-        columns are filtered in C (the MODSEQs only when asked for)."""
+        columns are filtered in C (the numbers only for SEARCH, the MODSEQs only when asked
+        for)."""
         view = self.view
         assert view is not None
 
@@ -514,7 +515,7 @@ class MessageCommands(SessionCore):
             verdict = {text: judge(text) for text in view.flag_texts()}
             mask = list(map(verdict.__getitem__, view.flags))
         return (
-            list(compress(range(1, view.count + 1), mask)),
+            [] if cmd.uid else list(compress(range(1, view.count + 1), mask)),
             list(compress(view.uids, mask)),
             list(compress(view.modseqs, mask)) if with_modseq else [],
         )
