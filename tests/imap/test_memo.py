@@ -7,9 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from roost.imap.fetch import Section
+from roost.imap.fetching import _header_step, section_holds
 from roost.imap.grammar import Cursor
 from roost.imap.memo import ENTRY_OCTETS, MessageMemo
-from roost.imap.render import header_end
+from roost.imap.render import header_end, header_reader
 from roost.imap.search import parse_search_keys
 from roost.imap.searching import (
     _split_fields,
@@ -107,6 +109,7 @@ def test_field_values_are_what_the_parser_reads(lines: list[bytes], tail: bytes)
     got = field_values(message, _NAMES)
     for name in _NAMES:
         assert list(got[name]) == [v for n, v in parsed if n == name], name
+        assert field_values(message, [name]) == {name: got[name]}  # the one-name path
 
 
 @pytest.mark.parametrize("message", [SIMPLE, MIXED, EIGHT_BIT, DIGEST_LIKE])
@@ -222,3 +225,38 @@ def test_flag_codes_stop_past_256_texts() -> None:
     assert view.codes is None
     view.set_flags(5, "\\Seen", 2)  # still works without codes
     assert view.flags[4] == "\\Seen"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINE, max_size=12), st.binary(max_size=20))
+def test_a_kept_section_gives_the_values_the_message_gives(lines: list[bytes], tail: bytes) -> None:
+    """SEARCH takes field values from a header section kept for FETCH (memosearch.py) when
+    `section_holds` says it keeps the fields whole: the values must be the message's own."""
+    message = b"".join(lines) + tail
+    names = frozenset(["from", "to", "subject"])
+    sections = [
+        Section(specifier="HEADER.FIELDS", fields=("FROM", "TO", "SUBJECT", "DATE"), peek=True),
+        Section(specifier="HEADER", peek=True),
+    ]
+    expected = field_values(message, sorted(names))
+    for section in sections:
+        key = _header_step(section).key
+        assert section_holds(key, names)
+        assert field_values(header_reader(section)(message), sorted(names)) == expected
+
+
+def test_which_kept_sections_hold_fields() -> None:
+    names = frozenset(["from", "subject"])
+    holds = [
+        Section(specifier="HEADER.FIELDS", fields=("SUBJECT", "FROM"), peek=True),
+        Section(specifier="HEADER"),
+    ]
+    lacks = [
+        Section(specifier="HEADER.FIELDS", fields=("FROM",), peek=True),
+        Section(specifier="HEADER.FIELDS.NOT", fields=("TO",), peek=True),
+        Section(specifier="HEADER", partial=(0, 100)),
+    ]
+    assert all(section_holds(_header_step(s).key, names) for s in holds)
+    assert not any(section_holds(_header_step(s).key, names) for s in lacks)
+    assert not section_holds(("RFC822.SIZE",), names)
+    assert not section_holds(("values", "from"), names)

@@ -9,7 +9,7 @@ for structures, one for the bytes (bounded by MAX_CHUNK_OCTETS), then the respon
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Hashable, Sequence
 from dataclasses import dataclass
 from itertools import filterfalse
 from typing import TYPE_CHECKING, Any
@@ -263,6 +263,18 @@ def _header_step(item: FetchItem) -> _Step:
     return _Step(label + b" {%d}\r\n%s", _SECTION, key, render.header_reader(item))
 
 
+def section_holds(key: Hashable, names: frozenset[str]) -> bool:
+    """Whether a memo item of a header section (the keys `_header_step` makes) keeps, whole,
+    every field named in `names` (lower-case): a full HEADER, or HEADER.FIELDS listing them all,
+    without a partial. Its octets then give those fields' values as the message would."""
+    if not isinstance(key, tuple) or len(key) != 3 or key[2] is not None:
+        return False
+    spec, fields = key[0], key[1]
+    return spec == "HEADER" or (
+        spec == "HEADER.FIELDS" and {n.upper() for n in names} <= set(fields)
+    )
+
+
 async def render_header_rows(
     session: SessionCore,
     plan: FetchPlan,
@@ -283,7 +295,7 @@ async def render_header_rows(
     kept_steps = [st for st in steps if st.key is not None]
     kept: list[dict[int, Any]] = [memo.get(box, st.key) for st in kept_steps]
     starts = range(0, len(uids), size)
-    missing = [_missing(uids[i : i + size], kept) for i in starts]
+    missing = [missing_from(uids[i : i + size], kept) for i in starts]
     pattern = b"* %d FETCH (" + b" ".join(st.fmt for st in steps) + b")\r\n"
     flag_text = {text: text.encode() for text in view.flag_texts()}
     flags, modseqs, since = view.flags, view.modseqs, plan.changed_since
@@ -333,7 +345,7 @@ async def render_header_rows(
         await session.io.drain()
 
 
-def _missing(uids: Sequence[int], kept: list[dict[int, Any]]) -> list[int]:
+def missing_from(uids: Sequence[int], kept: list[dict[int, Any]]) -> list[int]:
     """The UIDs (ascending) some of the `kept` dicts lack, found in C."""
     if len(kept) == 1:
         return list(filterfalse(kept[0].__contains__, uids))

@@ -54,6 +54,11 @@ class MessageMemo:
         self._groups.move_to_end((box, item))
         return group.values
 
+    def items(self, box: BoxKey) -> list[tuple[Hashable, dict[int, Any]]]:
+        """Every item kept for mailbox `box` with its values (read-only), without marking any
+        as used."""
+        return [(key[1], group.values) for key, group in self._groups.items() if key[0] == box]
+
     def add(self, box: BoxKey, item: Hashable, values: dict[int, Any], octets: int) -> None:
         """Keep `values` (a chunk of new ones, their lengths summing to `octets`)."""
         if not values:

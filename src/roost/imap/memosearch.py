@@ -1,20 +1,21 @@
 """SEARCH on header fields answered from the node's memo (memo.py).
 
 A client's SEARCH FROM, SUBJECT or HEADER reads a few fields of every message. Their decoded
-values are read once (lean header reads, pipelined) and kept per (mailbox, field); a later
-SEARCH of the same mailbox reads nothing. The memo also keeps each field's values casefolded and
-joined, so the top-level AND's text keys (`required_text`) turn most messages down with one
-substring test; the rest are judged by `matches` on the kept values, flags and MODSEQ coming
-from the session's view.
+values are taken once, from a header section the memo keeps for a FETCH when one holds the
+fields (as a client's message list usually does), else from lean header reads (pipelined), and
+kept per (mailbox, field); a later SEARCH of the same mailbox reads nothing. The memo also keeps
+each field's values casefolded and joined, so the top-level AND's text keys (`required_text`)
+turn most messages down with one substring test; the rest are judged by `matches` on the kept
+values, flags and MODSEQ coming from the session's view.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from roost.imap.fetching import header_parts
+from roost.imap.fetching import header_parts, missing_from, section_holds
 from roost.imap.search import And
-from roost.imap.searching import Candidate, field_values, matches, required_text
+from roost.imap.searching import Candidate, field_rows, matches, required_text
 from roost.store.common import decode_flags
 
 if TYPE_CHECKING:
@@ -37,7 +38,9 @@ async def search_memo(
     kept_fold = [memo.get(box, ("folded", n)) for n in order]
     uids, flags, modseqs = view.uids, view.flags, view.modseqs
     spans = [range(i, min(i + chunk, len(uids))) for i in range(0, len(uids), chunk)]
-    missing = [[uids[i] for i in span if any(uids[i] not in k for k in kept)] for span in spans]
+    missing = [missing_from(uids[span.start : span.stop], kept) for span in spans]
+    sections = [v for item, v in memo.items(box) if section_holds(item, names)]
+    from_store = [[u for u in part if not any(u in s for s in sections)] for part in missing]
     slot = {n: j for j, n in enumerate(order)}
     # A needle with NUL could span two joined values; IMAP strings have none (RFC 9051 CHAR8).
     required = [(slot[n], needle) for n, needle in required_text(key) if "\x00" not in needle]
@@ -45,14 +48,17 @@ async def search_memo(
     max_seq, max_uid = view.count, view.max_uid()
     found: list[tuple[int, int, int]] = []
     number = 0
-    async for rows, blocks in header_parts(session, view.name, missing):
+    async for rows, blocks in header_parts(session, view.name, from_store):
+        read = dict(zip((row.uid for row in rows), blocks, strict=True))
+        for uid in missing[number]:
+            if uid not in read:
+                read.update((uid, s[uid]) for s in sections if uid in s)
         fresh: list[dict[int, tuple[str, ...]]] = [{} for _ in order]
         fresh_fold: list[dict[int, str]] = [{} for _ in order]
-        for row, block in zip(rows, blocks, strict=True):
-            values = field_values(block, order)
-            for j, n in enumerate(order):
-                fresh[j][row.uid] = values[n]
-                fresh_fold[j][row.uid] = "\x00".join(values[n]).casefold()
+        for uid, values in zip(read, field_rows(read.values(), order), strict=True):
+            for j, value in enumerate(values):
+                fresh[j][uid] = value
+                fresh_fold[j][uid] = "\x00".join(value).casefold()
         for j, n in enumerate(order):
             octets = sum(2 * len(f) + _VALUE_OCTETS for f in fresh_fold[j].values())
             memo.add(box, ("values", n), fresh[j], octets)

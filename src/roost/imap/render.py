@@ -139,7 +139,7 @@ def header_reader(section: Section) -> HeaderReader:
     matcher = after_newline = None
     if spec == "HEADER.FIELDS":
         names = frozenset(n.upper().encode("utf-8", "replace") for n in section.fields)
-        matcher, after_newline = _fields_matcher(names), _fields_after_newline(names)
+        matcher, after_newline = _fields_matcher(names), fields_after_newline(names)
 
     def read(message: bytes) -> bytes:
         fields_end, body_start = _header_bounds(message, 0, len(message))
@@ -167,7 +167,7 @@ def header_reader(section: Section) -> HeaderReader:
 
 
 @lru_cache(maxsize=64)
-def _fields_after_newline(names: frozenset[bytes]) -> re.Pattern[bytes]:
+def fields_after_newline(names: frozenset[bytes]) -> re.Pattern[bytes]:
     """_fields_matcher's fields in a block that starts with an extra "\n" and ends with a line
     end: each found without its last line end (the "\n" that starts the next match)."""
     alternatives = b"|".join(re.escape(n) for n in sorted(names))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_tz
 from functools import lru_cache
 
-from roost.imap.render import UnknownCte, decode_transfer, header_end
+from roost.imap.render import UnknownCte, decode_transfer, fields_after_newline, header_end
 from roost.imap.search import (
     And,
     DateKey,
@@ -45,6 +45,7 @@ __all__ = [
     "MAX_RAW",
     "MAX_TEXT",
     "Candidate",
+    "field_rows",
     "field_values",
     "header_needles",
     "matches",
@@ -173,10 +174,31 @@ def required_text(key: And) -> list[tuple[str, str]]:
 def field_values(message: bytes, names: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """Each named field's values in the message's top-level header, unfolded and decoded, as
     `matches` reads them from the message (names lower-case, each a plain field name)."""
-    block = message[: min(header_end(message), MAX_RAW)]
-    return {
-        name: tuple(_field_value(f) for f in _named_fields(name).findall(block)) for name in names
-    }
+    order = list(names)
+    return dict(zip(order, next(iter(field_rows([message], order))), strict=True))
+
+
+def field_rows(messages: Iterable[bytes], names: Sequence[str]) -> Iterable[list[tuple[str, ...]]]:
+    """`field_values` of many messages: for each, the values of each of `names` in that order.
+    The pattern is chosen once (a memo fill calls this for every message of a mailbox)."""
+    slot = {name: j for j, name in enumerate(names)}
+    # The usual case, a header ending in a line end: one pass of a pattern that starts at a
+    # line end (render.py) finds every named field; each is filed under its name.
+    pattern = fields_after_newline(frozenset(n.encode("ascii") for n in names))
+    for message in messages:
+        block = message[: min(header_end(message), MAX_RAW)]
+        if not block.endswith(b"\n"):
+            yield [tuple(_field_value(f) for f in _named_fields(n).findall(block)) for n in names]
+            continue
+        if len(names) == 1:  # every field found has that name
+            yield [tuple(map(_field_value, pattern.findall(b"\n" + block)))]
+            continue
+        found: list[list[str]] = [[] for _ in names]
+        for field in pattern.findall(b"\n" + block):
+            colon = field.find(b":")
+            name = field[:colon].rstrip(b" \t").decode("ascii").lower()
+            found[slot[name]].append(_field_value(field, colon))
+        yield [tuple(values) for values in found]
 
 
 def may_match(message: bytes, needles: list[bytes]) -> bool:
@@ -434,7 +456,12 @@ def _field_value(field: bytes, colon: int = -1) -> str:
     """The value of one field (name, colon, value and continuation lines)."""
     if colon < 0:
         colon = field.find(b":")
-    raw = _UNFOLD.sub(b"", field[colon + 1 :]).strip(b" \t\r\n")
+    raw = field[colon + 1 :]
+    if b"\n" in raw.rstrip(b"\r\n"):  # continuation lines (a one-line field has nothing to unfold)
+        raw = _UNFOLD.sub(b"", raw)
+    raw = raw.strip(b" \t\r\n")
+    if raw.isascii() and b"=?" not in raw:
+        return raw.decode("ascii")
     return decode_words(_to_text(raw))
 
 
