@@ -58,7 +58,7 @@ from roost.store.types import StoredMessage
 log = logging.getLogger("roost.imap")
 
 CHUNK = 500  # UIDs per store call when streaming
-VIEW_CHUNK = 1000  # lines made and sent at a time when the view answers
+VIEW_CHUNK = 250  # lines made and sent at a time when the view answers
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 
 
