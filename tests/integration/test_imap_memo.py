@@ -49,10 +49,10 @@ def test_memo_answers_equal_the_store(server: RunningServer) -> None:
     _fill(server)
     raw = RawImap(server)
     raw.command("SELECT INBOX")
-    assert server.server.imap_memo.groups == 0
-    _compare_all(raw)
     memo = server.server.imap_memo
-    assert memo.groups >= len(FETCHES)
+    selected = memo.groups  # the view SELECT keeps
+    _compare_all(raw)
+    assert memo.groups >= selected + len(FETCHES)
     assert 0 < memo.octets <= memo.budget
     raw.close()
 
@@ -154,4 +154,57 @@ def test_fetch_all_uid_flags_equals_the_general_path(server: RunningServer) -> N
     assert raw.command("UID FETCH 1:* FLAGS")[:-1] == fast[:-1]
     assert raw.command("SEARCH UNSEEN")[0] == b"* SEARCH 1 3 5\r\n"
     assert raw.command("UID SEARCH SEEN")[0] == b"* SEARCH 2 4\r\n"
+    raw.close()
+
+
+def _state(raw: RawImap) -> list[bytes]:
+    """What a client learns of the selected mailbox: the SELECT data and every message's flags."""
+    selected = [ln for ln in raw.command("SELECT INBOX") if not ln.startswith(b"* OK [HIGHEST")]
+    return selected[:-1] + raw.command("UID FETCH 1:* (FLAGS)")[:-1]
+
+
+def test_a_kept_view_serves_select_only_while_nothing_changed(server: RunningServer) -> None:
+    for n in range(6):
+        deliver(server, f"m{n}")
+    raw, other = RawImap(server), RawImap(server)
+    raw.command("SELECT INBOX")
+    raw.command("STORE 1:3 +FLAGS (\\Seen)")
+    first = _state(raw)
+    assert b"* OK [UNSEEN 4] First unseen\r\n" in first
+    assert _state(raw) == first  # unchanged: the kept view answers, the same
+    # Each kind of change elsewhere shows at the next SELECT.
+    other.command("SELECT INBOX")
+    other.command("STORE 4 +FLAGS (\\Seen $Done)")
+    after_flags = _state(raw)
+    assert b"* OK [UNSEEN 5] First unseen\r\n" in after_flags
+    assert b"* 4 FETCH (UID 4 FLAGS ($Done \\Seen))\r\n" in after_flags
+    other.command("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    other.command("EXPUNGE")
+    after_expunge = _state(raw)
+    assert b"* 5 EXISTS\r\n" in after_expunge
+    assert b"UID 2 " not in b"".join(after_expunge)
+    deliver(server, "m6")
+    after_delivery = _state(raw)
+    assert b"* 6 EXISTS\r\n" in after_delivery
+    assert after_delivery[-1] == b"* 6 FETCH (UID 7 FLAGS ())\r\n"
+    # EXAMINE of the same unchanged mailbox is read-only, SELECT read-write again.
+    examined = raw.command("EXAMINE INBOX")
+    assert examined[-1].endswith(b"[READ-ONLY] EXAMINE completed\r\n")
+    assert status_of(raw.command("STORE 1 +FLAGS (\\Flagged)")) == b"NO"
+    assert raw.command("SELECT INBOX")[-1].endswith(b"[READ-WRITE] SELECT completed\r\n")
+    assert status_of(raw.command("STORE 1 +FLAGS (\\Flagged)")) == b"OK"
+    # The other session, selecting again, sees the change this one made.
+    assert b"\\Flagged" in b"".join(_state(other))
+    raw.close()
+    other.close()
+
+
+def test_no_unseen_code_when_every_message_is_seen(server: RunningServer) -> None:
+    for n in range(3):
+        deliver(server, f"m{n}")
+    raw = RawImap(server)
+    raw.command("SELECT INBOX")
+    raw.command("STORE 1:* +FLAGS (\\Seen)")
+    for _ in range(2):
+        assert not any(b"[UNSEEN" in ln for ln in raw.command("SELECT INBOX"))
     raw.close()

@@ -53,7 +53,7 @@ from roost.imap.states import State
 from roost.imap.view import BadSequence, MailboxView
 from roost.store.common import decode_flags, encode_flags
 from roost.store.interface import NotFound
-from roost.store.types import StoredMessage
+from roost.store.types import MailboxInfo, StoredMessage
 
 log = logging.getLogger("roost.imap")
 
@@ -86,16 +86,13 @@ class MessageCommands(SessionCore):
         except ValueError as exc:
             self.bad(cmd.tag, str(exc))
             return
-        runner, store = self.ctx.runner, self.ctx.store
         try:
-            info, index = await runner.run(store.mailbox_index, self.user, name)
+            info, view = await self._load_view(name, readonly)
         except NotFound:
             self.no(cmd.tag, "No such mailbox", r.code("NONEXISTENT"))
             return
         if cmd.condstore:
             self.options.condstore = True  # RFC 7162 §3.1.8: SELECT (CONDSTORE) enables it
-        view = MailboxView(name, info.uidvalidity, info.uidnext, info.highestmodseq, readonly)
-        view.load(index)
         self.view = view
         self.state = State.SELECTED
         self.changed = False
@@ -106,8 +103,7 @@ class MessageCommands(SessionCore):
         w(r.exists(view.count))
         if not self.options.rev2:
             w(b"* 0 RECENT\r\n")  # RFC 3501 §7.3.2; Roost keeps no \Recent
-            first = await runner.run(store.first_unseen, self.user, name)
-            seq = view.seq_of(first) if first is not None else None
+            seq = view.first_without("\\Seen")
             if seq is not None:
                 w(r.untagged(r.Status.OK, "First unseen", r.Code("UNSEEN", (seq,))))
         w(r.untagged(r.Status.OK, "UIDs valid", r.code_uidvalidity(info.uidvalidity)))
@@ -117,6 +113,27 @@ class MessageCommands(SessionCore):
             await self._qresync_select(cmd.qresync)
         code = r.code_read_only() if readonly else r.code_read_write()
         self.ok(cmd.tag, f"{cmd.name} completed", code)
+
+    async def _load_view(self, name: str, readonly: bool) -> tuple[MailboxInfo, MailboxView]:
+        """The mailbox and a view of it. The memo keeps a copy of the last view loaded for each
+        mailbox; while the mailbox's UIDVALIDITY, HIGHESTMODSEQ and UIDNEXT are unchanged its
+        messages and flags are too (every change raises HIGHESTMODSEQ, RFC 7162 §3.1.1), so a
+        copy serves and only the mailbox row is read. NotFound when there is no such mailbox."""
+        runner, store, memo = self.ctx.runner, self.ctx.store, self.ctx.memo
+        box = (self.user, name, 0)
+        kept = memo.get(box, "view").get(0)
+        if kept is not None:
+            current = await runner.run(store.get_mailbox, self.user, name)
+            if current is None:
+                raise NotFound(name)
+            marks = (current.uidvalidity, current.highestmodseq, current.uidnext)
+            if (kept.uidvalidity, kept.modseq, kept.uidnext) == marks:
+                return current, kept.copy(readonly=readonly)
+        info, index = await runner.run(store.mailbox_index, self.user, name)
+        view = MailboxView(name, info.uidvalidity, info.uidnext, info.highestmodseq, readonly)
+        view.load(index)
+        memo.add(box, "view", {0: view.copy(readonly=False)}, view.octets)
+        return info, view
 
     async def _qresync_select(self, q: c.QResync) -> None:
         """RFC 7162 §3.2.5.2: VANISHED (EARLIER) for what went, FETCH for what changed."""

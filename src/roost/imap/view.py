@@ -76,6 +76,32 @@ class MailboxView:
             return None
         return list(self._coded)
 
+    def copy(self, *, readonly: bool) -> MailboxView:
+        """An independent view of the same messages (the memo keeps one per mailbox, so a
+        SELECT of an unchanged mailbox needs no read of its messages)."""
+        return MailboxView(
+            self.name, self.uidvalidity, self.uidnext, self.modseq, readonly,
+            array("L", self.uids), list(self.flags), array("Q", self.modseqs),
+            dict(self._texts), None if self.codes is None else bytearray(self.codes),
+            dict(self._coded), dict(self._byte),
+        )  # fmt: skip
+
+    @property
+    def octets(self) -> int:
+        """Roughly what the view holds: 4 + 8 octets a message in the arrays, a list slot and
+        a code."""
+        return 21 * len(self.uids)
+
+    def first_without(self, flag: str) -> int | None:
+        """The number of the first message whose flags lack `flag` (a system flag in canonical
+        case, as stored), found without a pass in Python when the codes allow."""
+        texts = self.coded_texts()
+        if texts is not None and self.codes is not None:
+            table = bytes(flag not in t.split() for t in texts).ljust(256, b"\x00")
+            i = self.codes.translate(table).find(1)
+            return None if i < 0 else i + 1
+        return next((i + 1 for i, t in enumerate(self.flags) if flag not in t.split()), None)
+
     def flag_texts(self) -> Iterable[str]:
         """Every flag text the view holds (and maybe some it held before): few, and known
         without a pass over the messages."""
