@@ -191,7 +191,7 @@ class ImapConfig(_Section):
         64 * 1024 * 1024, ge=1024, description="largest literal (APPEND message) accepted"
     )
     cache_size: int = Field(
-        64 * 1024 * 1024,
+        128 * 1024 * 1024,
         ge=0,
         description="octets of fetched header fields, sizes and searched field values kept in "
         "memory for the next FETCH or SEARCH of the same mailbox (0: keep none)",

@@ -11,7 +11,7 @@ values, flags and MODSEQ coming from the session's view.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from roost.imap.fetching import header_parts, missing_from, section_holds
 from roost.imap.search import And
@@ -21,7 +21,8 @@ from roost.store.common import decode_flags
 if TYPE_CHECKING:
     from roost.imap.core import SessionCore
 
-_VALUE_OCTETS = 64  # a str's object header, roughly, charged per kept value
+Folded = str | Literal[False]
+_VALUE_OCTETS = 49  # a str's object header, charged with its length per kept text
 
 
 async def search_memo(
@@ -34,8 +35,10 @@ async def search_memo(
     assert view is not None
     memo, box = session.ctx.memo, (session.user, view.name, view.uidvalidity)
     order = sorted(names)
-    kept = [memo.get(box, ("values", n)) for n in order]
-    kept_fold = [memo.get(box, ("folded", n)) for n in order]
+    # Per field, each message's values casefolded and joined by NUL (False: no such field).
+    # Casefolding is idempotent, so `matches` gets the same answers from these as from the
+    # values themselves, and a date still parses (email.utils reads names in any case).
+    kept: list[dict[int, Folded]] = [memo.get(box, ("folded", n)) for n in order]
     uids, flags, modseqs = view.uids, view.flags, view.modseqs
     spans = [range(i, min(i + chunk, len(uids))) for i in range(0, len(uids), chunk)]
     missing = [missing_from(uids[span.start : span.stop], kept) for span in spans]
@@ -53,32 +56,29 @@ async def search_memo(
         for uid in missing[number]:
             if uid not in read:
                 read.update((uid, s[uid]) for s in sections if uid in s)
-        fresh: list[dict[int, tuple[str, ...]]] = [{} for _ in order]
-        fresh_fold: list[dict[int, str]] = [{} for _ in order]
+        fresh: list[dict[int, Folded]] = [{} for _ in order]
         for uid, values in zip(read, field_rows(read.values(), order), strict=True):
             for j, value in enumerate(values):
-                fresh[j][uid] = value
-                fresh_fold[j][uid] = "\x00".join(value).casefold()
+                fresh[j][uid] = "\x00".join(value).casefold() if value else False
         for j, n in enumerate(order):
-            octets = sum(2 * len(f) + _VALUE_OCTETS for f in fresh_fold[j].values())
-            memo.add(box, ("values", n), fresh[j], octets)
-            memo.add(box, ("folded", n), fresh_fold[j], 0)
+            octets = sum(_VALUE_OCTETS + len(f) for f in fresh[j].values() if f)
+            memo.add(box, ("folded", n), fresh[j], octets)
         span, number = spans[number], number + 1
         picked = list(span)
         for j, needle in required:
-            have, new = kept_fold[j], fresh_fold[j]
-            picked = [i for i in picked if needle in (have.get(uids[i]) or new.get(uids[i], ""))]
+            have, new = kept[j], fresh[j]
+            picked = [i for i in picked if needle in (have.get(uids[i]) or new.get(uids[i]) or "")]
         for i in picked:
             uid = uids[i]
-            got = {n: _get(kept[j], fresh[j], uid) for j, n in enumerate(order)}
-            if any(v is None for v in got.values()):
+            got = [_get(kept[j], fresh[j], uid) for j in range(len(order))]
+            if None in got:
                 continue  # gone from the store and never kept
             text = flags[i]
             flag_set = flag_sets.get(text)
             if flag_set is None:
                 flag_set = flag_sets[text] = decode_flags(text)
             cand = Candidate(i + 1, uid, flag_set, 0, epoch, modseqs[i])
-            fields = {n: v for n, v in got.items() if v is not None}
+            fields = {n: v.split("\x00") for n, v in zip(order, got, strict=True) if v is not False}
             if matches(key, cand, None, max_seq=max_seq, max_uid=max_uid, saved=session.saved,
                        fields=fields):  # fmt: skip
                 found.append((i + 1, uid, modseqs[i]))
