@@ -193,7 +193,9 @@ def test_store_flags_modes_and_normalisation(local_store: Store) -> None:
     assert [(m.uid, m.flags) for m in removed] == [(1, {"\\Seen", "Urgent"}), (3, frozenset())]
     replaced, _ = local_store.store_flags(ALICE, "INBOX", [2], frozenset({"\\flagged"}), "set")
     assert replaced[0].flags == {"\\Flagged"}
-    assert local_store.get_message(ALICE, "INBOX", 2) == replaced[0]
+    stored = local_store.get_message(ALICE, "INBOX", 2)
+    assert stored is not None
+    assert (stored.uid, stored.flags, stored.modseq) == replaced[0]
     assert box(local_store, "INBOX").highestmodseq == replaced[0].modseq
     with pytest.raises(StoreError):
         local_store.store_flags(ALICE, "INBOX", [1], frozenset({"two words"}), "add")

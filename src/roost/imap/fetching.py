@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import filterfalse
 from typing import TYPE_CHECKING, Any
 
@@ -410,7 +410,10 @@ async def render_fetch(
                 store.store_flags, session.user, view.name, unseen, frozenset(["\\Seen"]), "add"
             )
             updated = {m.uid: m for m in changed}
-            rows = [updated.get(m.uid, m) for m in rows]
+            rows = [
+                replace(m, flags=u.flags, modseq=u.modseq) if (u := updated.get(m.uid)) else m
+                for m in rows
+            ]
             for m in changed:
                 view.set_flags(m.uid, encode_flags(m.flags), m.modseq)
                 forced_flags.add(m.uid)

@@ -29,7 +29,7 @@ from roost.store.common import (
     normalize_special_use,
 )
 from roost.store.interface import AlreadyExists, NotFound, StoreError
-from roost.store.types import BlobRef, MailboxInfo, MessageStructure, StoredMessage
+from roost.store.types import BlobRef, FlagChange, MailboxInfo, MessageStructure, StoredMessage
 
 _INSERT_MESSAGES = (
     "INSERT INTO messages (mailbox_id, uid, blob_digest, blob_size, prefix, size,"
@@ -67,6 +67,32 @@ def _rows_by_uid(tx: Tx, box_id: int, uids: Sequence[int]) -> list[Row]:
         part = wanted[start : start + _CHUNK]
         marks = ", ".join("?" * len(part))
         rows += tx.all(_MESSAGE_SELECT + f" AND uid IN ({marks}) ORDER BY uid", (box_id, *part))
+    return rows
+
+
+def _flag_rows(tx: Tx, box_id: int, uids: Sequence[int]) -> list[tuple[int, str, int]]:
+    """(uid, flags, modseq) of the messages with these UIDs, in UID order: runs of consecutive
+    UIDs (the usual 1:*) as ranges, the rest in IN lists."""
+    wanted = sorted({int(uid) for uid in uids})
+    select = "SELECT uid, flags, modseq FROM messages WHERE mailbox_id = ?"
+    rows: list[tuple[int, str, int]] = []
+    singles: list[int] = []
+    start = 0
+    while start < len(wanted):
+        end = start
+        while end + 1 < len(wanted) and wanted[end + 1] == wanted[end] + 1:
+            end += 1
+        if end - start >= 8:
+            rows += tx.all(select + " AND uid BETWEEN ? AND ? ORDER BY uid",
+                           (box_id, wanted[start], wanted[end]))  # fmt: skip
+        else:
+            singles.extend(wanted[start : end + 1])
+        start = end + 1
+    for first in range(0, len(singles), _CHUNK):
+        part = singles[first : first + _CHUNK]
+        marks = ", ".join("?" * len(part))
+        rows += tx.all(select + f" AND uid IN ({marks}) ORDER BY uid", (box_id, *part))
+    rows.sort()
     return rows
 
 
@@ -260,33 +286,40 @@ class ImapOpsMixin(MailMixin):
         flags: frozenset[str],
         mode: Literal["set", "add", "remove"],
         unchanged_since: int | None = None,
-    ) -> tuple[list[StoredMessage], list[int]]:
+    ) -> tuple[list[FlagChange], list[int]]:
+        """Reads only (uid, flags, modseq), works out each distinct flag text's result once,
+        and writes the changed rows with one executemany (a STORE on a whole mailbox was a
+        statement and a full message row per message)."""
         address, name = normalize_email(user), canonical_mailbox(mailbox)
         change = normalize_flags(flags)
         if mode not in ("set", "add", "remove"):
             raise StoreError(f"unknown flag store mode {mode!r}")
-        changed: list[StoredMessage] = []
+        changed: list[FlagChange] = []
         refused: list[int] = []
+        results: dict[str, tuple[frozenset[str], str] | None] = {}  # text -> new flags, or None
+        updates: list[tuple[str, int, int, int]] = []
         with self._write() as tx:
             box = self._lock_box(tx, address, name)
-            for r in _rows_by_uid(tx, box.id, uids):
-                uid = int(r[0])
+            for uid, text, modseq in _flag_rows(tx, box.id, uids):
                 # RFC 7162 §3.1.3: a message changed since the client looked is left alone
-                if unchanged_since is not None and int(r[7]) > unchanged_since:
+                if unchanged_since is not None and modseq > unchanged_since:
                     refused.append(uid)
                     continue
-                before = decode_flags(r[6])
-                after = apply_flags(before, change, mode)
-                if after == before:
+                if text not in results:
+                    before = decode_flags(text)
+                    after = apply_flags(before, change, mode)
+                    results[text] = None if after == before else (after, encode_flags(after))
+                result = results[text]
+                if result is None:
                     continue
-                modseq = box.next_modseq()
-                text = encode_flags(after)
-                tx.execute(
+                new_modseq = box.next_modseq()  # RFC 7162 §3.1.1: every change a new MODSEQ
+                updates.append((result[1], new_modseq, box.id, uid))
+                changed.append(FlagChange(uid, result[0], new_modseq))
+            if updates:
+                tx.executemany(
                     "UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
-                    (text, modseq, box.id, uid),
+                    updates,
                 )
-                changed.append(self._message(address, name, (*r[:6], text, modseq)))
-            if changed:
                 _save(tx, box)
         return changed, refused
 

@@ -20,6 +20,7 @@ from roost.store.types import (
     CachedPolicy,
     Directory,
     DmarcEvaluation,
+    FlagChange,
     HeaderRow,
     MailboxInfo,
     MailboxStatus,
@@ -251,7 +252,7 @@ class Store(Protocol):
         flags: frozenset[str],
         mode: Literal["set", "add", "remove"],
         unchanged_since: int | None = None,
-    ) -> tuple[list[StoredMessage], list[int]]:
+    ) -> tuple[list[FlagChange], list[int]]:
         """STORE: (the messages whose flags changed, each with a new MODSEQ; the UIDs refused
         because their MODSEQ is above `unchanged_since`, RFC 7162 §3.1.3). Unknown UIDs and
         messages whose flags stay the same are left out and keep their MODSEQ. System flags are

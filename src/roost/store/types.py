@@ -196,6 +196,15 @@ class QuotaUsage:
     messages: int
 
 
+class FlagChange(NamedTuple):
+    """One message whose flags a STORE changed (`Store.store_flags`): what the session needs
+    to report it, and nothing it would have to read or build per message besides."""
+
+    uid: int
+    flags: frozenset[str]
+    modseq: int
+
+
 class HeaderRow(NamedTuple):
     """What a header FETCH or SEARCH needs of one message (`Store.header_rows`): no dates.
     `header` is the stored header block of the blob (see MessageStructure.header). A plain
