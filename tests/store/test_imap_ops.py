@@ -351,3 +351,25 @@ def test_concurrent_appends_get_unique_uids(roost_config: RoostConfig, local_sto
     assert sorted(got) == list(range(1, 31))
     assert uids(local_store, "INBOX") == list(range(1, 31))
     assert box(local_store, "INBOX").uidnext == 31
+
+
+def test_store_flags_on_runs_and_scattered_uids(local_store: Store) -> None:
+    """Runs of consecutive UIDs are read as ranges and the rest in IN lists: every asked-for
+    message that exists is changed once, in UID order, each with its own new MODSEQ."""
+    for n in range(30):
+        append(local_store, "INBOX", f"m{n}", "\\Seen" if n % 3 else "$Old")
+    wanted = [*range(1, 13), 15, 17, *range(20, 31), 40, 41]  # 40 and 41 do not exist
+    changed, refused = local_store.store_flags(
+        ALICE, "INBOX", list(reversed(wanted)), frozenset({"\\Flagged"}), "add"
+    )
+    assert refused == []
+    assert [m.uid for m in changed] == [u for u in wanted if u <= 30]
+    assert len({m.modseq for m in changed}) == len(changed)
+    for m in changed:
+        stored = local_store.get_message(ALICE, "INBOX", m.uid)
+        assert stored is not None
+        assert (stored.flags, stored.modseq) == (m.flags, m.modseq)
+        assert "\\Flagged" in m.flags
+    untouched = local_store.get_message(ALICE, "INBOX", 13)
+    assert untouched is not None
+    assert "\\Flagged" not in untouched.flags

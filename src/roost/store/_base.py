@@ -43,6 +43,18 @@ def insert_values(
         tx.execute(f"{head} VALUES {', '.join([one] * len(part))}{tail}", values)
 
 
+def uid_runs(uids: list[int]) -> list[tuple[int, int]]:
+    """Sorted UIDs as (first, last) runs of consecutive values: a run is read with BETWEEN, the
+    usual "1:*" in one query."""
+    runs: list[tuple[int, int]] = []
+    for uid in uids:
+        if runs and uid == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], uid)
+        else:
+            runs.append((uid, uid))
+    return runs
+
+
 class SqlBase(abc.ABC):
     """Transactions, clock and dialect hooks; subclasses are the two backends."""
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from roost.store._base import Row, Tx, insert_values
+from roost.store._base import Row, Tx, insert_values, uid_runs
 from roost.store._blobrows import blob_row, insert_blobs
 from roost.store._mailstore import _MESSAGE_SELECT, MailMixin, _referenced, expunge_rows
 from roost.store._structures import insert_structures
@@ -77,19 +77,13 @@ def _flag_rows(tx: Tx, box_id: int, uids: Sequence[int]) -> list[tuple[int, str,
     select = "SELECT uid, flags, modseq FROM messages WHERE mailbox_id = ?"
     rows: list[tuple[int, str, int]] = []
     singles: list[int] = []
-    start = 0
-    while start < len(wanted):
-        end = start
-        while end + 1 < len(wanted) and wanted[end + 1] == wanted[end] + 1:
-            end += 1
-        if end - start >= 8:
-            rows += tx.all(select + " AND uid BETWEEN ? AND ? ORDER BY uid",
-                           (box_id, wanted[start], wanted[end]))  # fmt: skip
+    for first, last in uid_runs(wanted):
+        if last - first >= 8:
+            rows += tx.all(select + " AND uid BETWEEN ? AND ? ORDER BY uid", (box_id, first, last))
         else:
-            singles.extend(wanted[start : end + 1])
-        start = end + 1
-    for first in range(0, len(singles), _CHUNK):
-        part = singles[first : first + _CHUNK]
+            singles.extend(range(first, last + 1))
+    for start in range(0, len(singles), _CHUNK):
+        part = singles[start : start + _CHUNK]
         marks = ", ".join("?" * len(part))
         rows += tx.all(select + f" AND uid IN ({marks}) ORDER BY uid", (box_id, *part))
     rows.sort()

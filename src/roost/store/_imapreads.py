@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from roost.store._base import Row, Tx
+from roost.store._base import Row, Tx, uid_runs
 from roost.store._mailstore import _MESSAGE_SELECT, MailMixin, _mailbox
 from roost.store.common import canonical_mailbox, normalize_email
 from roost.store.interface import NotFound
@@ -39,17 +39,6 @@ _WORD_SELECT = (
 def _like_anywhere(word: str) -> str:
     escaped = word.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
     return f"%{escaped}%"
-
-
-def _spans(uids: list[int]) -> list[tuple[int, int]]:
-    """Sorted UIDs as (first, last) runs of consecutive values."""
-    spans: list[tuple[int, int]] = []
-    for uid in uids:
-        if spans and uid == spans[-1][1] + 1:
-            spans[-1] = (spans[-1][0], uid)
-        else:
-            spans.append((uid, uid))
-    return spans
 
 
 class ImapReadsMixin(MailMixin):
@@ -102,7 +91,7 @@ class ImapReadsMixin(MailMixin):
         with self._read() as tx:
             box_id = int(self._box_row(tx, address, name)[0])
             singles: list[int] = []
-            for first, last in _spans(wanted):
+            for first, last in uid_runs(wanted):
                 if last - first >= 8:
                     rows += tx.all(
                         _MESSAGE_SELECT + " AND uid BETWEEN ? AND ?", (box_id, first, last)
@@ -131,7 +120,7 @@ class ImapReadsMixin(MailMixin):
         with self._read() as tx:
             box_id = int(self._box_row(tx, address, name)[0])
             singles: list[int] = []
-            for first, last in _spans(wanted):
+            for first, last in uid_runs(wanted):
                 if last - first >= 8:
                     rows += tx.all(
                         select + " AND m.uid BETWEEN ? AND ?", (*words, box_id, first, last)
