@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from imap_corpus import SEARCH_FROM, write_maildir
 from imap_wire import Wire, count, search_hits
+from smtp_accept import free_port, log, run
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -59,26 +60,6 @@ OPS: list[tuple[str, str]] = [
     ("STORE 1:* +FLAGS (\\Flagged)", "STORE 1:* +FLAGS (\\Flagged)"),
     ("STORE 1:* -FLAGS (\\Flagged)", "STORE 1:* -FLAGS (\\Flagged)"),
 ]
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def run(cmd: list[str | Path], **kw: object) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)  # type: ignore[call-overload]
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(map(str, cmd))} failed ({result.returncode}):\n"
-            f"{result.stdout}{result.stderr}"
-        )
-    return result
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_greeting(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:

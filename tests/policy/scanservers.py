@@ -15,12 +15,33 @@ from typing import Any
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
-async def _cancel(tasks: set[asyncio.Task[Any]]) -> None:
-    """End the connection handlers still running (a silent server's sleepers)."""
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    tasks.clear()
+class _LoopbackServer:
+    """Start on an ephemeral loopback port; stop ends the handlers still running (a silent
+    server's sleepers). Subclasses define `_serve` and call `_track` first in it."""
+
+    server: asyncio.Server | None = None
+    tasks: set[asyncio.Task[Any]]
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+
+    def _track(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
 
 
 @dataclass
@@ -34,7 +55,7 @@ class HttpRequest:
 
 
 @dataclass
-class FakeRspamd:
+class FakeRspamd(_LoopbackServer):
     """Answers every request with `answer` (a dict as JSON, or raw bytes) and `status`."""
 
     answer: Any = field(
@@ -52,20 +73,8 @@ class FakeRspamd:
     server: asyncio.Server | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-        await _cancel(self.tasks)
-
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self.tasks.add(task)
+        self._track()
         try:
             line = (await reader.readline()).decode().strip()
             headers: list[tuple[str, str]] = []
@@ -98,7 +107,7 @@ class FakeRspamd:
 
 
 @dataclass
-class FakeClamd:
+class FakeClamd(_LoopbackServer):
     """clamd's zINSTREAM: finds the EICAR string; `silent` never answers; `max_size` refuses."""
 
     silent: bool = False
@@ -108,20 +117,8 @@ class FakeClamd:
     server: asyncio.Server | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-        await _cancel(self.tasks)
-
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self.tasks.add(task)
+        self._track()
         try:
             command = await reader.readuntil(b"\0")
             if command != b"zINSTREAM\0":

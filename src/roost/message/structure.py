@@ -14,7 +14,7 @@ the original bytes. Bare-LF messages are accepted; a line ends at LF either way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -668,21 +668,11 @@ def to_imap(value: Envelope | BodyPart | Address) -> list[Value]:
             _plist(value.params),
             *_ext(value.disposition, value.language, value.location),
         ]
-    out: list[Value] = [
-        _nstring(value.type),
-        _nstring(value.subtype),
-        _plist(value.params),
-        _nstring(value.id),
-        _nstring(value.description),
-        _nstring(value.encoding),
-        value.size,
+    return [
+        *_leaf_fields(value, to_imap),
+        _nstring(value.md5),
+        *_ext(value.disposition, value.language, value.location),
     ]
-    if value.envelope is not None and value.body is not None:
-        out += [to_imap(value.envelope), to_imap(value.body)]
-    if value.lines is not None:
-        out.append(value.lines)
-    out += [_nstring(value.md5), *_ext(value.disposition, value.language, value.location)]
-    return out
 
 
 def to_imap_basic(value: BodyPart) -> list[Value]:
@@ -690,6 +680,13 @@ def to_imap_basic(value: BodyPart) -> list[Value]:
     (a nested message/rfc822 part's body too); multipart subtype and leaf fields only."""
     if isinstance(value, MultiPart):
         return [*(to_imap_basic(p) for p in value.parts), value.subtype]
+    return _leaf_fields(value, to_imap_basic)
+
+
+def _leaf_fields(value: SinglePart, nested: Callable[[BodyPart], list[Value]]) -> list[Value]:
+    """A leaf part's fields before any extension data (RFC 9051 §7.4.2 body-type-1part): the
+    basic fields, then a message/rfc822 part's envelope and body (`nested` renders the body)
+    and the line count of text parts."""
     out: list[Value] = [
         _nstring(value.type),
         _nstring(value.subtype),
@@ -700,7 +697,7 @@ def to_imap_basic(value: BodyPart) -> list[Value]:
         value.size,
     ]
     if value.envelope is not None and value.body is not None:
-        out += [to_imap(value.envelope), to_imap_basic(value.body)]
+        out += [to_imap(value.envelope), nested(value.body)]
     if value.lines is not None:
         out.append(value.lines)
     return out
